@@ -1,0 +1,60 @@
+package supervisor
+
+import (
+	"slices"
+)
+
+// Command is what to spawn. Args never pass through a shell.
+type Command struct {
+	Path string   // the executable, resolved
+	Args []string // argv after argv[0]
+	Env  []string // the child's environment; nil inherits the agent's
+}
+
+// Equal reports whether two commands would start the same child.
+func (c *Command) Equal(o *Command) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return c.Path == o.Path && slices.Equal(c.Args, o.Args) && slices.Equal(c.Env, o.Env)
+}
+
+// Config is everything the supervisor needs, already resolved and validated by
+// the caller (settings/ and the spawn-gate). It is plain data: the supervisor
+// knows nothing of TOML, XDG or the tray.
+type Config struct {
+	// Command is nil when the spawn-gate refused; Refusal then says why, in
+	// words a person can act on.
+	Command *Command
+	Refusal string
+
+	// Host and Port are where the child listens. ProbeHost is where probes
+	// and the port check connect (loopback for a bind-all host).
+	Host      string
+	Port      int
+	ProbeHost string
+
+	Policy Policy
+
+	// LogPath receives the child's stdout and stderr (appended). Empty
+	// discards them, but the last stderr lines still feed last_error.
+	LogPath string
+
+	// Shown on every status; changing only these never restarts the child.
+	Model         string
+	Warning       string
+	SettingsError string
+
+	// Recheck re-runs the spawn-gate right before each respawn (the model
+	// file may have been deleted meanwhile). It returns a refusal reason, or
+	// "" to go ahead. Nil means always go ahead.
+	Recheck func() string
+}
+
+// childEqual reports whether switching from c to o would leave the child's
+// argv, environment and policy as they were (DESIGN §6: then it is not
+// restarted).
+func (c Config) childEqual(o Config) bool {
+	return c.Command.Equal(o.Command) && c.Refusal == o.Refusal &&
+		c.ProbeHost == o.ProbeHost && c.Port == o.Port && c.Policy == o.Policy && c.LogPath == o.LogPath
+}

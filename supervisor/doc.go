@@ -1,0 +1,14 @@
+// Package supervisor keeps one llama-server child alive: health-gated start,
+// liveness probes, exponential backoff and a restart budget (DESIGN §5–§6).
+//
+// It imports only the standard library (and golang.org/x/sys): it takes a
+// plain Config and publishes Status changes; it knows nothing of TOML, the
+// tray or D-Bus.
+//
+// # Goroutines
+//
+// One goroutine, the one that calls Run, owns the state machine and the
+// child. Start, Stop, Restart and Apply are messages to it. Status reads a
+// snapshot under a mutex; Subscribe and Changes hand changes out without ever
+// blocking the Run goroutine.
+package supervisor

@@ -1,0 +1,81 @@
+package supervisor
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Supervisor keeps one llama-server alive. Construct it with New, then call
+// Run; every other method is safe from any goroutine and never blocks on the
+// child.
+type Supervisor struct {
+	hub  *hub
+	mail *mailbox
+	log  *slog.Logger
+	cfg  Config // owned by the Run goroutine after Run starts
+}
+
+type message struct {
+	kind msgKind
+	cfg  Config
+}
+
+type msgKind int
+
+const (
+	msgStart msgKind = iota
+	msgStop
+	msgRestart
+	msgApply
+)
+
+// Option adjusts a Supervisor at construction.
+type Option func(*Supervisor)
+
+// WithLogger sets where the supervisor logs (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Supervisor) { s.log = l } }
+
+// New builds a supervisor for cfg. It starts nothing: Run does.
+func New(cfg Config, opts ...Option) *Supervisor {
+	s := &Supervisor{
+		hub:  newHub(Status{State: NotSpawning, Reason: "not started yet", Model: cfg.Model, Since: time.Now()}),
+		mail: newMailbox(),
+		log:  slog.New(slog.DiscardHandler),
+		cfg:  cfg,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Status returns the current status.
+func (s *Supervisor) Status() Status { return s.hub.status() }
+
+// Subscribe returns every status change from now on, the current status
+// first. A reader that falls more than buffer events behind is cut off.
+func (s *Supervisor) Subscribe(buffer int) *Subscription { return s.hub.subscribe(buffer) }
+
+// Changes returns a channel poked (coalesced) on every change, and a
+// function that releases it. For the tray: read Status() on each poke.
+func (s *Supervisor) Changes() (<-chan struct{}, func()) { return s.hub.changes() }
+
+// Start asks for the child to be started (from stopped or failed).
+func (s *Supervisor) Start() { s.mail.post(message{kind: msgStart}) }
+
+// Stop asks for the child to be stopped; the state becomes stopped.
+func (s *Supervisor) Stop() { s.mail.post(message{kind: msgStop}) }
+
+// Restart stops the child, resets the restart count and re-runs the gate.
+func (s *Supervisor) Restart() { s.mail.post(message{kind: msgRestart}) }
+
+// Apply installs new settings. A change that leaves the child's argv,
+// environment and policy as they were does not restart it.
+func (s *Supervisor) Apply(cfg Config) { s.mail.post(message{kind: msgApply, cfg: cfg}) }
+
+// Run supervises until ctx is done, then stops the child, publishes stopped
+// and returns once the child is reaped.
+func (s *Supervisor) Run(ctx context.Context) error {
+	panic("TODO")
+}
