@@ -1,6 +1,8 @@
 module github.com/OpenCircuitDev/ocm-tray
 
-go 1.25.0
+go 1.26.0
+
+require golang.org/x/sys v0.50.0
 
 require (
 	fyne.io/systray v1.12.2 // indirect
@@ -17,5 +19,4 @@ require (
 	github.com/sergeymakinen/go-bmp v1.0.0 // indirect
 	github.com/sergeymakinen/go-ico v1.0.0-beta.0 // indirect
 	github.com/tadvi/systray v0.0.0-20190226123456-11a2b8fa57af // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )

@@ -40,6 +40,10 @@ type Config struct {
 	// discards them, but the last stderr lines still feed last_error.
 	LogPath string
 
+	// PIDFile, when set, records the child's pid while it lives, so the next
+	// agent can stop a leftover child (see StopLeftover).
+	PIDFile string
+
 	// Shown on every status; changing only these never restarts the child.
 	Model         string
 	Warning       string

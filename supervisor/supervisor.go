@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 )
 
 // Supervisor keeps one llama-server alive. Construct it with New, then call
@@ -13,7 +15,14 @@ type Supervisor struct {
 	hub  *hub
 	mail *mailbox
 	log  *slog.Logger
-	cfg  Config // owned by the Run goroutine after Run starts
+	cfg  Config // the initial settings; the Run goroutine owns its copy
+
+	// The seams to the outside world; tests replace them with fakes driven
+	// by fake time (testing/synctest).
+	spawn       func(*Command, *logfile.File) (proc, error)
+	probe       func(ctx context.Context, url string) error
+	portInUse   func(ctx context.Context, host string, port int) bool
+	closeProber func()
 }
 
 type message struct {
@@ -44,6 +53,8 @@ func New(cfg Config, opts ...Option) *Supervisor {
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
 	}
+	prober := newHTTPProber()
+	s.spawn, s.probe, s.portInUse, s.closeProber = spawn, prober.probe, portAnswers, prober.close
 	for _, o := range opts {
 		o(s)
 	}
@@ -73,9 +84,3 @@ func (s *Supervisor) Restart() { s.mail.post(message{kind: msgRestart}) }
 // Apply installs new settings. A change that leaves the child's argv,
 // environment and policy as they were does not restart it.
 func (s *Supervisor) Apply(cfg Config) { s.mail.post(message{kind: msgApply, cfg: cfg}) }
-
-// Run supervises until ctx is done, then stops the child, publishes stopped
-// and returns once the child is reaped.
-func (s *Supervisor) Run(ctx context.Context) error {
-	panic("TODO")
-}

@@ -1,0 +1,260 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// ErrNoAgent means nobody answers on the control socket: no agent of this
+// user is running. The CLI maps it to exit code 3.
+var ErrNoAgent = errors.New("no ocm-tray agent is running")
+
+// dialTimeout bounds a connect; a unix socket answers at once or never.
+const dialTimeout = 5 * time.Second
+
+// Client talks to a running agent. Each request uses a connection of its
+// own (the server answers one request per connection); the first reuses the
+// one Dial opened. Safe for concurrent use.
+type Client struct {
+	path string
+
+	mu     sync.Mutex
+	spare  net.Conn              // opened by Dial, not used yet
+	active map[net.Conn]struct{} // in use by a request; Close cuts them
+	closed bool
+}
+
+// Dial connects to the agent's control socket. When nobody answers the
+// error wraps ErrNoAgent.
+func Dial(socketPath string) (*Client, error) {
+	nc, err := dial(socketPath)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{path: socketPath, spare: nc, active: map[net.Conn]struct{}{}}, nil
+}
+
+func dial(path string) (net.Conn, error) {
+	nc, err := net.DialTimeout("unix", path, dialTimeout)
+	if err != nil {
+		if isNoAgent(err) {
+			return nil, fmt.Errorf("%w (nobody answers on %s)", ErrNoAgent, path)
+		}
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return nc, nil
+}
+
+// Close closes the client and cuts any request in flight.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	var errs []error
+	if c.spare != nil {
+		errs = append(errs, c.spare.Close())
+		c.spare = nil
+	}
+	for nc := range c.active {
+		nc.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// exchange is one request on a connection of its own.
+type exchange struct {
+	c    *Client
+	nc   net.Conn
+	br   *bufio.Reader
+	ctx  context.Context
+	stop func() bool
+	// werr is the error writing the request, if any. The exchange stays
+	// usable: the agent may have answered before it closed (e.g. "too many
+	// connections"), so the reply is still read.
+	werr error
+}
+
+// send opens a connection (or takes Dial's), ties it to ctx and writes the
+// request line.
+func (c *Client) send(ctx context.Context, cmd string) (*exchange, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("control client is closed")
+	}
+	nc := c.spare
+	c.spare = nil
+	c.mu.Unlock()
+	if nc == nil {
+		var err error
+		if nc, err = dial(c.path); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		nc.Close()
+		return nil, errors.New("control client is closed")
+	}
+	c.active[nc] = struct{}{}
+	c.mu.Unlock()
+
+	x := &exchange{c: c, nc: nc, br: bufio.NewReader(nc), ctx: ctx}
+	// A deadline in the past wakes any read or write blocked on nc.
+	x.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	_, x.werr = nc.Write(requestLine(cmd))
+	return x, nil
+}
+
+func (x *exchange) close() {
+	x.stop()
+	x.nc.Close()
+	x.c.mu.Lock()
+	delete(x.c.active, x.nc)
+	x.c.mu.Unlock()
+}
+
+// readLine reads one reply line; ctx's error wins over the I/O error it caused.
+func (x *exchange) readLine() ([]byte, error) {
+	line, err := readLine(x.br, maxReply)
+	if err != nil && x.ctx.Err() != nil {
+		return nil, x.ctx.Err()
+	}
+	return line, err
+}
+
+// Status asks the agent for its current status.
+func (c *Client) Status(ctx context.Context) (supervisor.Status, error) {
+	x, err := c.send(ctx, cmdStatus)
+	if err != nil {
+		return supervisor.Status{}, err
+	}
+	defer x.close()
+	line, err := x.readLine()
+	if err != nil {
+		return supervisor.Status{}, replyError(err, x.werr)
+	}
+	var r reply
+	if err := json.Unmarshal(line, &r); err != nil {
+		return supervisor.Status{}, fmt.Errorf("control socket: bad reply %q: %w", line, err)
+	}
+	if r.Error != nil {
+		return supervisor.Status{}, agentError(*r.Error)
+	}
+	var st supervisor.Status
+	if err := json.Unmarshal(line, &st); err != nil {
+		return supervisor.Status{}, fmt.Errorf("control socket: bad status %q: %w", line, err)
+	}
+	return st, nil
+}
+
+// Do sends "start", "stop", "restart" or "quit". The first three return
+// once the agent accepted the request. quit returns once the agent answered
+// that its child is reaped and it is exiting, or when the connection closed
+// without an answer (the agent exited first): both are success.
+func (c *Client) Do(ctx context.Context, cmd string) error {
+	switch cmd {
+	case cmdStart, cmdStop, cmdRestart, cmdQuit:
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	x, err := c.send(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	line, err := x.readLine()
+	if err != nil {
+		if cmd == cmdQuit && ctx.Err() == nil && connEnded(err) {
+			return nil
+		}
+		return replyError(err, x.werr)
+	}
+	var r reply
+	if err := json.Unmarshal(line, &r); err != nil {
+		return fmt.Errorf("control socket: bad reply %q: %w", line, err)
+	}
+	if r.Error != nil {
+		return agentError(*r.Error)
+	}
+	if !r.OK {
+		return fmt.Errorf("control socket: unexpected reply %q", line)
+	}
+	return nil
+}
+
+// Watch streams status changes to fn, the current status first. line is
+// the agent's JSON object verbatim (with "at", without the newline), fresh
+// for each call; ev is the same, parsed. Watch returns nil when the agent
+// stopped (the stream ended after a stopped line), fn's error if fn fails,
+// ctx's error when ctx ends, and an error wrapping
+// supervisor.ErrSlowSubscriber when the agent cut a slow watcher off.
+func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev supervisor.Event) error) error {
+	x, err := c.send(ctx, cmdWatch)
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	var last supervisor.State
+	for {
+		line, err := x.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if last == supervisor.Stopped {
+					return nil
+				}
+				return errors.New("control socket: the agent ended the watch stream before it stopped")
+			}
+			return replyError(err, x.werr)
+		}
+		var r reply
+		if err := json.Unmarshal(line, &r); err != nil {
+			return fmt.Errorf("control socket: bad reply %q: %w", line, err)
+		}
+		if r.Error != nil {
+			return agentError(*r.Error)
+		}
+		ev := supervisor.Event{}
+		if err := json.Unmarshal(line, &ev.Status); err != nil {
+			return fmt.Errorf("control socket: bad status %q: %w", line, err)
+		}
+		if ev.At, err = time.Parse(supervisor.SinceFormat, r.At); err != nil {
+			return fmt.Errorf("control socket: bad \"at\" in %q: %w", line, err)
+		}
+		if err := fn(line, ev); err != nil {
+			return err
+		}
+		last = ev.Status.State
+	}
+}
+
+// connEnded reports whether a read error means the agent closed the
+// connection (with or without unread data on its side).
+func connEnded(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// replyError explains a reply that never came.
+func replyError(readErr, writeErr error) error {
+	if connEnded(readErr) {
+		if writeErr != nil {
+			return fmt.Errorf("control socket: sending the request: %w", writeErr)
+		}
+		return errors.New("control socket: the agent closed the connection without answering")
+	}
+	if errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded) {
+		return readErr
+	}
+	return fmt.Errorf("control socket: %w", readErr)
+}

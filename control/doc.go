@@ -1,0 +1,34 @@
+// Package control is the running agent's control socket and its
+// single-instance lock (DESIGN §2, §6 "at most one agent per user", §9).
+//
+// # Protocol
+//
+// Newline-delimited JSON over a unix stream socket (0600, in the 0700
+// runtime directory). A client connects, writes one request line of at most
+// 4 KiB:
+//
+//	{"cmd":"status"|"watch"|"start"|"stop"|"restart"|"quit"}
+//
+// and reads the reply; one request per connection:
+//
+//   - status: the Status JSON of DESIGN §5, one line; then the server closes.
+//   - start, stop, restart: {"ok":true} once the supervisor has the request.
+//   - quit: {"ok":true}, written by Close, i.e. after the supervisor's Run
+//     returned (the child is reaped) and just before the agent exits.
+//   - watch: one line per status change, the current status first: the
+//     Status JSON with an extra "at" (RFC 3339 with nanoseconds; on the first
+//     line at = since). When the supervisor stops, the stream ends after the
+//     final {"state":"stopped",...} line and the server closes. A watcher that
+//     falls too far behind gets one {"error":"..."} line, then the close.
+//
+// Anything else (too long, not JSON, an unknown cmd, too many connections)
+// is answered with one {"error":"..."} line and the close. The lines the
+// client hands out are the server's bytes verbatim: `status --json` and
+// `status --watch --json` print them as they are.
+//
+// # Goroutines
+//
+// Serve runs the accept loop in its caller's goroutine and starts one
+// goroutine per connection (two for a watch: one also reads, to notice the
+// peer going away). Close ends them all and waits for them.
+package control

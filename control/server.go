@@ -1,0 +1,452 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+const (
+	// requestTimeout bounds the wait for the request line, so an idle
+	// client cannot pin a goroutine.
+	requestTimeout = 5 * time.Second
+	// writeTimeout bounds each write; a watcher that stops reading is cut
+	// off by it (and, sooner, by the supervisor's bounded queue).
+	writeTimeout = 10 * time.Second
+	// closeGrace bounds the writes Close still lets through: the answers to
+	// pending quits and the last lines of watch streams.
+	closeGrace = 2 * time.Second
+	// maxConns caps the connections served at once.
+	maxConns = 64
+	// watchBuffer is how many status changes a watcher may fall behind.
+	watchBuffer = 64
+	// probeTimeout bounds Listen's check whether someone answers on an
+	// existing socket file.
+	probeTimeout = time.Second
+)
+
+// Server answers requests on the control socket. Build it with Listen, run
+// Serve in a goroutine of its own, and call Close once the supervisor's Run
+// has returned.
+type Server struct {
+	agent Agent
+	quit  func()
+	log   *slog.Logger
+	path  string
+	ln    *net.UnixListener
+	sock  os.FileInfo // the socket file we bound, removed by Close if still ours
+
+	requestTimeout time.Duration // a field so tests can shorten it
+	maxConns       int
+
+	quitOnce sync.Once
+	closing  chan struct{} // closed by Close
+
+	mu            sync.Mutex
+	closed        bool
+	closeDeadline time.Time
+	conns         map[net.Conn]struct{}
+	serveWG       sync.WaitGroup // Serve calls
+	connWG        sync.WaitGroup // connection goroutines
+}
+
+// Listen binds the control socket at socketPath, mode 0600. A socket file
+// already there is removed only if nobody answers on it (an agent that died
+// left it); a live socket or a file that is not a socket is an error. Hold
+// the Lock before calling it.
+//
+// quit is called, at most once, when a client sends "quit"; it must not
+// block (cancelling the agent's context is typical). The client's answer
+// waits for Close. A nil log discards.
+func Listen(socketPath string, agent Agent, quit func(), log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if quit == nil {
+		quit = func() {}
+	}
+	if err := removeStale(socketPath); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// Close removes the file itself, and only if it is still ours.
+	ln.SetUnlinkOnClose(false)
+	// bind creates the file with the umask's mode; restrict it at once. The
+	// runtime directory is 0700, so nobody else could connect meanwhile.
+	if err := restrictSocket(socketPath); err != nil {
+		ln.Close()
+		os.Remove(socketPath)
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	fi, err := os.Lstat(socketPath)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &Server{
+		agent:          agent,
+		quit:           quit,
+		log:            log,
+		path:           socketPath,
+		ln:             ln,
+		sock:           fi,
+		requestTimeout: requestTimeout,
+		maxConns:       maxConns,
+		closing:        make(chan struct{}),
+		conns:          map[net.Conn]struct{}{},
+	}, nil
+}
+
+// removeStale clears the way for bind: it removes a socket file nobody
+// answers on.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if !isSocket(fi) {
+		return fmt.Errorf("control socket: %s exists and is not a socket; not replacing it", path)
+	}
+	c, err := net.DialTimeout("unix", path, probeTimeout)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("control socket: another agent answers on %s", path)
+	}
+	if !isNoAgent(err) {
+		return fmt.Errorf("control socket: probing %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("control socket: removing the stale %s: %w", path, err)
+	}
+	return nil
+}
+
+// Serve accepts connections until ctx is done or Close is called, and
+// returns once the accept loop stopped and every connection goroutine ended.
+// After ctx is done no connection is accepted (a client then sees
+// ErrNoAgent), but the ones already accepted run on: a watch stream until
+// the supervisor's final stopped line, a pending quit until Close answers it.
+// So run Serve in its own goroutine and call Close after the supervisor's
+// Run returned. It returns nil when stopped by ctx or Close, an error only
+// if accepting failed for good (running out of descriptors is retried).
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.serveWG.Add(1)
+	s.mu.Unlock()
+	defer s.serveWG.Done()
+
+	// Closing the listener is how both ctx and Close end Accept.
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+
+	var backoff time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err == nil {
+			backoff = 0
+			s.serveConn(nc)
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			break // ctx or Close
+		}
+		if !retryAccept(err) {
+			s.connWG.Wait()
+			return fmt.Errorf("control socket: accept: %w", err)
+		}
+		// Out of file descriptors and the like: wait a little and retry,
+		// as net/http does, rather than spin or give up.
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		s.log.Warn("control socket: accept failed", "err", err, "retry_in", backoff)
+		if !s.pause(ctx, backoff) {
+			break
+		}
+	}
+	s.connWG.Wait()
+	return nil
+}
+
+// pause waits d; false if ctx or Close ended the wait.
+func (s *Server) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}
+
+// retryAccept reports whether an accept error is worth retrying: resource
+// exhaustion passes, a peer that gave up before we accepted concerns only it.
+func retryAccept(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// serveConn starts a connection's goroutine, or turns the connection away
+// when the server is closing or full.
+func (s *Server) serveConn(nc net.Conn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= s.maxConns {
+		s.mu.Unlock()
+		s.log.Warn("control socket: too many connections", "max", s.maxConns)
+		// A fresh socket's send buffer is empty: this write does not block.
+		nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		nc.Write(append(errorLine(fmt.Sprintf("too many connections (max %d)", s.maxConns)), '\n'))
+		nc.Close()
+		return
+	}
+	s.conns[nc] = struct{}{}
+	nc.SetReadDeadline(time.Now().Add(s.requestTimeout))
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	go s.handle(nc)
+}
+
+func (s *Server) handle(nc net.Conn) {
+	defer s.connWG.Done()
+	defer func() {
+		nc.Close()
+		s.mu.Lock()
+		delete(s.conns, nc)
+		s.mu.Unlock()
+	}()
+
+	br := bufio.NewReaderSize(nc, maxRequest)
+	line, err := br.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		s.write(nc, errorLine(fmt.Sprintf("request longer than %d bytes", maxRequest)))
+		return
+	case errors.Is(err, io.EOF) && len(line) > 0:
+		// A last line without its newline is still a request.
+	case err != nil:
+		s.log.Debug("control socket: no request", "err", err)
+		return
+	}
+	var req request
+	if err := json.Unmarshal(bytes.TrimSpace(line), &req); err != nil {
+		s.write(nc, errorLine(fmt.Sprintf("bad request: %v", err)))
+		return
+	}
+	s.log.Debug("control socket: request", "cmd", req.Cmd)
+
+	switch req.Cmd {
+	case cmdStatus:
+		b, err := statusLine(s.agent.Status())
+		if err != nil {
+			b = errorLine(err.Error())
+		}
+		s.write(nc, b)
+	case cmdStart:
+		s.agent.Start()
+		s.write(nc, okLine)
+	case cmdStop:
+		s.agent.Stop()
+		s.write(nc, okLine)
+	case cmdRestart:
+		s.agent.Restart()
+		s.write(nc, okLine)
+	case cmdQuit:
+		s.quitOnce.Do(s.quit)
+		// The answer means "the child is reaped and the agent is exiting":
+		// only Close, called after the supervisor's Run returned, may say so.
+		<-s.closing
+		s.write(nc, okLine)
+	case cmdWatch:
+		s.watch(nc)
+	default:
+		s.write(nc, errorLine(fmt.Sprintf("unknown command %q", req.Cmd)))
+	}
+}
+
+// watch streams status changes until the feed ends, the peer goes away or
+// the server closes.
+func (s *Server) watch(nc net.Conn) {
+	feed := s.agent.Subscribe(watchBuffer)
+	defer feed.Close()
+
+	// The peer sends nothing more; a read that ends means it went away (or
+	// Close interrupted the read). Without this a watcher that vanished
+	// would be noticed only at the next status change, maybe hours later.
+	s.setReadDeadline(nc, time.Time{})
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		io.Copy(io.Discard, nc)
+	}()
+	defer func() {
+		nc.Close() // ends the reader
+		<-gone
+	}()
+
+	events := feed.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				s.endWatch(nc, feed.Err())
+				return
+			}
+			if !s.writeEvent(nc, ev) {
+				return
+			}
+		case <-gone:
+			select {
+			case <-s.closing: // Close interrupted the read: the peer is still there
+				s.drain(nc, feed)
+			default:
+				s.log.Debug("control socket: watcher went away")
+			}
+			return
+		case <-s.closing:
+			s.drain(nc, feed)
+			return
+		}
+	}
+}
+
+// drain writes what the feed already holds. Close is called after the
+// supervisor's Run returned, so its final stopped line is there, and the
+// feed is closed behind it: the watcher gets the end of the story.
+func (s *Server) drain(nc net.Conn, feed Feed) {
+	events := feed.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				s.endWatch(nc, feed.Err())
+				return
+			}
+			if !s.writeEvent(nc, ev) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (s *Server) endWatch(nc net.Conn, err error) {
+	if err != nil {
+		s.log.Info("control socket: watcher cut off", "err", err)
+		s.write(nc, errorLine(err.Error()))
+	}
+}
+
+func (s *Server) writeEvent(nc net.Conn, ev supervisor.Event) bool {
+	b, err := watchLine(ev)
+	if err != nil {
+		s.write(nc, errorLine(err.Error()))
+		return false
+	}
+	return s.write(nc, b)
+}
+
+// write sends one line; false when the peer is gone or too slow.
+func (s *Server) write(nc net.Conn, line []byte) bool {
+	s.armWrite(nc)
+	if _, err := nc.Write(append(line, '\n')); err != nil {
+		s.log.Debug("control socket: write failed", "err", err)
+		return false
+	}
+	return true
+}
+
+// armWrite sets the deadline for the next write: writeTimeout from now, or
+// the close deadline once Close began. It holds mu so that it cannot undo
+// the deadline Close set.
+func (s *Server) armWrite(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := time.Now().Add(writeTimeout)
+	if s.closed {
+		d = s.closeDeadline
+	}
+	nc.SetWriteDeadline(d)
+}
+
+// setReadDeadline is SetReadDeadline that cannot undo Close's interruption.
+func (s *Server) setReadDeadline(nc net.Conn, d time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		d = time.Unix(1, 0)
+	}
+	nc.SetReadDeadline(d)
+}
+
+// Close shuts the server down; call it after the supervisor's Run returned,
+// i.e. once the child is reaped. It answers every pending quit with ok, lets
+// watch streams write the lines their feed still holds (each write bounded
+// by a short grace), closes the listener and every connection, waits for
+// every goroutine the server started (Serve's accept loop included), and
+// removes the socket file if it is still the one Listen bound. Safe to call
+// more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.serveWG.Wait()
+		s.connWG.Wait()
+		return nil
+	}
+	s.closed = true
+	s.closeDeadline = time.Now().Add(closeGrace)
+	// closing is closed before any read is interrupted, so a watch that
+	// sees its reader end can tell Close from a vanished peer.
+	close(s.closing)
+	past := time.Unix(1, 0)
+	for nc := range s.conns {
+		nc.SetReadDeadline(past)
+		nc.SetWriteDeadline(s.closeDeadline)
+	}
+	s.mu.Unlock()
+
+	s.ln.Close() // error ignored: ctx may have closed it already
+	s.serveWG.Wait()
+	s.connWG.Wait()
+
+	if fi, err := os.Lstat(s.path); err == nil && os.SameFile(fi, s.sock) {
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("control socket: %w", err)
+		}
+	}
+	return nil
+}

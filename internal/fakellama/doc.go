@@ -1,0 +1,77 @@
+// Package fakellama is a fake llama.cpp llama-server for tests and
+// benchmarks. It behaves like the real one as FACTS.md records it (llama.cpp
+// build 4748), the ugly parts included, so the supervisor is tested against
+// what it will meet:
+//
+//   - Flags -m/--model, --host (default 127.0.0.1), --port (default 8080;
+//     0 = any free port), -c/--ctx-size, --api-key, -a/--alias, and the
+//     harmless value flags -t/--threads, -ngl/--gpu-layers/--n-gpu-layers,
+//     -np/--parallel; also "--flag=value". Anything else:
+//     "error: invalid argument: X" on stderr, exit 1 at once. Without -m the
+//     real default model path models/7B/ggml-model-f16.gguf is used (and
+//     fails to load). The environment variables LLAMA_ARG_HOST,
+//     LLAMA_ARG_PORT, LLAMA_ARG_MODEL, LLAMA_ARG_CTX_SIZE, LLAMA_ARG_ALIAS and
+//     LLAMA_API_KEY are honoured; explicit flags win.
+//   - All logging goes to stderr; stdout stays empty. Markers, in order:
+//     "main: HTTP server is listening, hostname: H, port: P, http threads: N"
+//     (port bound, model loading), "main: model loaded", then
+//     "main: server is listening on http://H:P - starting the main loop",
+//     written right after GET /health turns 200.
+//   - The port is bound with SO_REUSEPORT (and SO_REUSEADDR), as the real
+//     server's HTTP library does: a second fake on the same port does not
+//     fail, the kernel splits connections between them. A port held by an
+//     ordinary listener gives "main: couldn't bind HTTP server socket,
+//     hostname: H, port: P" and exit 1.
+//   - While loading, every path (also with --api-key and no key) answers
+//     503 {"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}.
+//     Once loaded, GET /health answers 200 {"status":"ok"}; /health,
+//     /v1/health, /models and /v1/models never need the API key; other
+//     endpoints answer 401 without "Authorization: Bearer KEY" when --api-key
+//     is set. /props, /completion(s), /v1/completions and
+//     /v1/chat/completions give small canned answers; anything else 404.
+//   - A model file that is missing, empty or does not start with "GGUF" is
+//     found out at the end of the load window: the port answered 503 until
+//     then; stderr gets "gguf_init_from_file_impl: invalid magic characters"
+//     (or "failed to open GGUF file") and "failed to load model" lines, then
+//     "terminate called without an active exception", and the process dies by
+//     a real SIGABRT (wait status: signal 6). WriteModel writes a file that
+//     passes.
+//   - SIGTERM or SIGINT during start-up or load: handlers are "not installed
+//     yet", so the process dies of that very signal (signal 15 or 2). After
+//     the model is loaded: "cleaning up before exit..." then, a couple of
+//     milliseconds later, "terminate called without an active exception" and
+//     death by SIGABRT. A second signal during that shutdown: "Received
+//     second interrupt, terminating immediately.", exit 1.
+//
+// To keep core files out of test directories, the fake sets its core-size
+// limit to 0 before it aborts; the wait status is still signal 6.
+//
+// # Knobs
+//
+// All optional, read from the environment (so a supervisor under test passes
+// them to its child without special flags). Durations use Go syntax ("300ms");
+// booleans accept strconv.ParseBool forms ("1", "true"). A malformed knob
+// makes the fake print the problem and exit 2.
+//
+//	FAKE_LLAMA_LOAD=50ms             length of the "Loading model" 503 window (default 50ms)
+//	FAKE_LLAMA_START_DELAY=5ms       time before the port is bound: connections are refused meanwhile (default 5ms)
+//	FAKE_LLAMA_CRASH_AFTER=2s        after ready, crash (FAKE_LLAMA_CRASH_MODE decides how)
+//	FAKE_LLAMA_CRASH_MODE=abort      exit1 | abort (SIGABRT, default) | segv (SIGSEGV)
+//	FAKE_LLAMA_HANG_AFTER=1s         after ready, stop answering HTTP: connections are accepted, requests never answered
+//	FAKE_LLAMA_UNHEALTHY_AFTER=1s    after ready, GET /health answers FAKE_LLAMA_UNHEALTHY_STATUS
+//	FAKE_LLAMA_UNHEALTHY_STATUS=500  the status code of an unhealthy /health (default 500)
+//	FAKE_LLAMA_IGNORE_SIGTERM=1      ignore SIGTERM and SIGINT entirely (only SIGKILL stops it)
+//	FAKE_LLAMA_CLEAN_EXIT=1          exit 0 on SIGTERM/SIGINT after load instead of SIGABRT (newer llama.cpp)
+//	FAKE_LLAMA_SHUTDOWN_DELAY=2ms    time from the first signal to the abort/exit; a second signal inside it gives exit 1 (default 2ms)
+//	FAKE_LLAMA_LOSE_LOG=1            leave out the model-load error lines before an abort (the real server's async log loses them)
+//	FAKE_LLAMA_STDERR_FLOOD=N        write N extra log lines (~120 bytes each) to stderr during load, blocking if nobody drains the pipe
+//	FAKE_LLAMA_PIDFILE=PATH          write the fake's pid (decimal + newline) to PATH once the port is bound
+//
+// # Using it from tests
+//
+// Main is the whole program. A test package whose TestMain calls RunIfHelper
+// first can re-execute its own test binary as a llama-server: set
+// OCM_FAKE_LLAMA_HELPER=1 (HelperEnv) in the child's environment. Package
+// fakellamatest wraps this (HelperCommand) and also builds a separate
+// llama-server executable (Binary) for tests that need one.
+package fakellama

@@ -1,0 +1,275 @@
+package fakellama
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// HelperEnv is the environment variable that makes RunIfHelper take over the
+// process: a test binary re-executed with HelperEnv=1 is a llama-server.
+const HelperEnv = "OCM_FAKE_LLAMA_HELPER"
+
+// Stderr markers of the real server, for tests that wait on them.
+const (
+	// MarkerListening starts the line written once the port is bound, before
+	// the model loads.
+	MarkerListening = "main: HTTP server is listening"
+	// MarkerLoaded is written when the model is loaded.
+	MarkerLoaded = "main: model loaded"
+	// MarkerReady ends the line written right after /health turns 200.
+	MarkerReady = "starting the main loop"
+)
+
+// RunIfHelper runs the fake and exits the process when HelperEnv is "1";
+// otherwise it returns at once. Call it first in a test package's TestMain,
+// before m.Run parses the test flags:
+//
+//	func TestMain(m *testing.M) {
+//		fakellama.RunIfHelper()
+//		os.Exit(m.Run())
+//	}
+func RunIfHelper() {
+	if os.Getenv(HelperEnv) == "1" {
+		os.Exit(Main(os.Args[1:]))
+	}
+}
+
+// WriteModel writes a tiny file at path that the fake loads: the GGUF magic,
+// version 3 and empty tensor and key-value counts. The real llama-server
+// would reject it; the fake only checks the magic.
+func WriteModel(path string) error {
+	b := []byte("GGUF")
+	b = append(b, 3, 0, 0, 0)           // version (uint32 LE)
+	b = append(b, make([]byte, 8+8)...) // tensor count, kv count (uint64 LE)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("fakellama: write model: %w", err)
+	}
+	return nil
+}
+
+// Main is the whole fake llama-server: args is argv without argv[0], the
+// environment holds the knobs (see the package doc). It returns the exit
+// status for os.Exit, or never returns: it can kill its own process with a
+// signal (SIGABRT, SIGSEGV, SIGTERM...), as the real server dies. It installs
+// signal handlers, so call it only as a process's main.
+func Main(args []string) int {
+	lg := &logger{w: os.Stderr}
+	opts, err := parseArgs(args, os.Getenv)
+	if err != nil {
+		lg.printf("%v", err)
+		return 1
+	}
+	k, err := readKnobs(os.Getenv)
+	if err != nil {
+		lg.printf("fake-llama-server: %v", err)
+		return 2
+	}
+	return run(opts, k, lg)
+}
+
+// logger writes whole lines to stderr, one write each, from any goroutine.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) printf(format string, a ...any) {
+	line := fmt.Sprintf(format, a...) + "\n"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = io.WriteString(l.w, line)
+}
+
+func run(opts options, k knobs, lg *logger) int {
+	sigs := make(chan os.Signal, 4)
+	if k.ignoreTerm {
+		signal.Ignore(termSignals...)
+	} else {
+		signal.Notify(sigs, termSignals...)
+		defer signal.Stop(sigs)
+	}
+
+	lg.printf("build: 4748 (c392e50) with fake-llama-server (%s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	lg.printf("system info: n_threads = %d, n_threads_batch = %d, total_threads = %d", runtime.NumCPU(), runtime.NumCPU(), runtime.NumCPU())
+
+	// Until the model is loaded the real server has no signal handlers: a
+	// signal kills it outright.
+	if sig, ok := waitOrSignal(k.startDelay, sigs); ok {
+		dieBySignal(sig)
+	}
+
+	ln, err := listen(opts.host, opts.port)
+	if err != nil {
+		lg.printf("main: couldn't bind HTTP server socket, hostname: %s, port: %d", opts.host, opts.port)
+		return 1
+	}
+	port := opts.port
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	if k.pidfile != "" {
+		if err := os.WriteFile(k.pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			lg.printf("fake-llama-server: %s: %v", EnvPidfile, err)
+			_ = ln.Close()
+			return 2
+		}
+	}
+
+	st := &serverState{}
+	srv := &http.Server{
+		Handler:  &handler{opts: opts, st: st, unhealthyStatus: k.unhealthyStatus, created: time.Now().Unix()},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	lg.printf("%s, hostname: %s, port: %d, http threads: %d", MarkerListening, opts.host, port, max(3, runtime.NumCPU()-1))
+	lg.printf("main: loading model")
+	lg.printf("srv    load_model: loading model '%s'", opts.model)
+	for i := range k.flood {
+		lg.printf("llama_model_loader: - kv %5d: fake.flood.line str = %s", i, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	}
+	if sig, ok := waitOrSignal(k.load, sigs); ok {
+		dieBySignal(sig)
+	}
+	if err := checkModel(opts.model); err != nil {
+		if !k.loseLog {
+			lg.printf("%v", err)
+			lg.printf("llama_model_load: error loading model: llama_model_loader: failed to load model from %s", opts.model)
+			lg.printf("llama_model_load_from_file_impl: failed to load model")
+			lg.printf("common_init_from_params: failed to load model '%s'", opts.model)
+			lg.printf("srv    load_model: failed to load model, '%s'", opts.model)
+			lg.printf("main: exiting due to model loading error")
+		}
+		abort(lg)
+	}
+
+	lg.printf("%s", MarkerLoaded)
+	st.ready.Store(true)
+	lg.printf("main: server is listening on http://%s:%d - %s", opts.host, port, MarkerReady)
+
+	crash, hang, unhealthy := after(k.crashAfter), after(k.hangAfter), after(k.unhealthyAfter)
+	for {
+		select {
+		case <-crash:
+			return crashNow(k, lg)
+		case <-hang:
+			hang = nil
+			st.hung.Store(true)
+		case <-unhealthy:
+			unhealthy = nil
+			st.unhealthy.Store(true)
+		case <-sigs:
+			return shutdown(k, lg, sigs)
+		}
+	}
+}
+
+// shutdown models the real server after its handlers are installed: clean
+// up, then abort (build 4748) or exit 0 (newer builds, FAKE_LLAMA_CLEAN_EXIT);
+// a second signal meanwhile exits 1 at once.
+func shutdown(k knobs, lg *logger, sigs <-chan os.Signal) int {
+	lg.printf("srv    operator(): operator(): cleaning up before exit...")
+	t := time.NewTimer(k.shutdownDelay)
+	defer t.Stop()
+	select {
+	case <-sigs:
+		lg.printf("Received second interrupt, terminating immediately.")
+		return 1
+	case <-t.C:
+	}
+	if k.cleanExit {
+		return 0
+	}
+	abort(lg)
+	return 134 // not reached
+}
+
+func crashNow(k knobs, lg *logger) int {
+	lg.printf("fake-llama-server: simulated crash (%s=%s)", EnvCrashMode, k.crashMode)
+	switch k.crashMode {
+	case CrashExit1:
+		return 1
+	case CrashSegv:
+		dieBySegv()
+	default:
+		abort(lg)
+	}
+	return 1 // not reached
+}
+
+// abort prints what libstdc++'s std::terminate prints and dies by SIGABRT,
+// as the real server does when it exits with its HTTP thread still joinable.
+func abort(lg *logger) {
+	lg.printf("terminate called without an active exception")
+	dieByAbort()
+}
+
+// waitOrSignal waits d, or returns the first signal that arrives meanwhile.
+func waitOrSignal(d time.Duration, sigs <-chan os.Signal) (os.Signal, bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case sig := <-sigs:
+		return sig, true
+	case <-t.C:
+		return nil, false
+	}
+}
+
+// after is time.After for a knob, nil (never) when the knob is off.
+func after(d time.Duration) <-chan time.Time {
+	if d == off {
+		return nil
+	}
+	return time.After(d)
+}
+
+// errBadMagic is the real gguf loader's complaint about a file that does not
+// start with "GGUF".
+var errBadMagic = errors.New("gguf_init_from_file_impl: invalid magic characters")
+
+// checkModel does the one check the fake's loader makes: the file opens and
+// starts with the GGUF magic.
+func checkModel(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("gguf_init_from_file: failed to open GGUF file '%s'", path)
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil || !bytes.Equal(magic, []byte("GGUF")) {
+		return fmt.Errorf("%w: '%s', expected 'GGUF'", errBadMagic, printable(magic))
+	}
+	return nil
+}
+
+func printable(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+// listen binds host:port with SO_REUSEPORT where the OS has it, as
+// cpp-httplib does.
+func listen(host string, port int) (net.Listener, error) {
+	lc := net.ListenConfig{Control: setReusePort}
+	return lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}

@@ -1,0 +1,132 @@
+package fakellama
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// serverState is what the HTTP handlers read; the main goroutine writes it.
+type serverState struct {
+	ready     atomic.Bool // model loaded: /health answers 200
+	hung      atomic.Bool // FAKE_LLAMA_HANG_AFTER fired
+	unhealthy atomic.Bool // FAKE_LLAMA_UNHEALTHY_AFTER fired
+}
+
+type handler struct {
+	opts            options
+	st              *serverState
+	unhealthyStatus int
+	created         int64
+}
+
+// The real server's error bodies, byte for byte.
+const (
+	bodyLoading  = `{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}`
+	bodyBadKey   = `{"error":{"code":401,"message":"Invalid API Key","type":"authentication_error"}}`
+	bodyNotFound = `{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}`
+	bodyHealthy  = `{"status":"ok"}`
+)
+
+// publicPaths need no API key (llama.cpp server.cpp: public_endpoints).
+var publicPaths = map[string]bool{"/health": true, "/v1/health": true, "/models": true, "/v1/models": true}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.st.hung.Load() {
+		// Accept the request and never answer. Returning once the client has
+		// gone writes nothing anyone reads.
+		<-r.Context().Done()
+		return
+	}
+	if !h.st.ready.Load() {
+		// Before the model is loaded every path gets 503, key or no key.
+		writeJSON(w, http.StatusServiceUnavailable, bodyLoading)
+		return
+	}
+	path := r.URL.Path
+	if h.opts.apiKey != "" && !publicPaths[path] {
+		if r.Header.Get("Authorization") != "Bearer "+h.opts.apiKey {
+			writeJSON(w, http.StatusUnauthorized, bodyBadKey)
+			return
+		}
+	}
+	switch path {
+	case "/health", "/v1/health":
+		if h.st.unhealthy.Load() {
+			typ := "server_error"
+			if h.unhealthyStatus == http.StatusServiceUnavailable {
+				typ = "unavailable_error"
+			}
+			writeValue(w, h.unhealthyStatus, map[string]any{"error": map[string]any{
+				"code": h.unhealthyStatus, "message": "fake-llama-server: unhealthy (" + EnvUnhealthyAfter + ")", "type": typ,
+			}})
+			return
+		}
+		writeJSON(w, http.StatusOK, bodyHealthy)
+	case "/models", "/v1/models":
+		writeValue(w, http.StatusOK, map[string]any{
+			"object": "list",
+			"data": []any{map[string]any{
+				"id": h.modelID(), "object": "model", "created": h.created, "owned_by": "llamacpp",
+				"meta": map[string]any{"n_ctx_train": 4096, "n_vocab": 32000},
+			}},
+		})
+	case "/props":
+		writeValue(w, http.StatusOK, map[string]any{
+			"default_generation_settings": map[string]any{"n_ctx": h.opts.ctx},
+			"total_slots":                 1,
+			"model_path":                  h.opts.model,
+		})
+	case "/completion", "/completions", "/v1/completions":
+		if r.Method != http.MethodPost {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		if strings.HasPrefix(path, "/v1/") {
+			writeValue(w, http.StatusOK, map[string]any{
+				"id": "cmpl-fake", "object": "text_completion", "created": time.Now().Unix(), "model": h.modelID(),
+				"choices": []any{map[string]any{"index": 0, "text": " fake", "finish_reason": "stop"}},
+			})
+			return
+		}
+		writeValue(w, http.StatusOK, map[string]any{"content": " fake", "stop": true, "model": h.modelID()})
+	case "/chat/completions", "/v1/chat/completions":
+		if r.Method != http.MethodPost {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		writeValue(w, http.StatusOK, map[string]any{
+			"id": "chatcmpl-fake", "object": "chat.completion", "created": time.Now().Unix(), "model": h.modelID(),
+			"choices": []any{map[string]any{
+				"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": "fake"},
+			}},
+		})
+	default:
+		writeJSON(w, http.StatusNotFound, bodyNotFound)
+	}
+}
+
+func (h *handler) modelID() string {
+	if h.opts.alias != "" {
+		return h.opts.alias
+	}
+	return h.opts.model
+}
+
+func writeJSON(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Server", "llama.cpp")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
+}
+
+func writeValue(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":{"code":500,"message":"marshal","type":"server_error"}}`)
+	}
+	writeJSON(w, code, string(b))
+}

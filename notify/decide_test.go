@@ -1,0 +1,171 @@
+package notify
+
+import (
+	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// Statuses the tables below move between.
+var (
+	placeholder = supervisor.Status{State: supervisor.NotSpawning, Reason: "not started yet"}
+	gateRefused = supervisor.Status{State: supervisor.NotSpawning, Reason: "backend is auto: nothing to spawn"}
+	portBusy    = supervisor.Status{State: supervisor.NotSpawning, PortConflict: true,
+		Reason: "port 8080 is already answering: another server is running there"}
+	portBusyReworded = supervisor.Status{State: supervisor.NotSpawning, PortConflict: true,
+		Reason: "port 8080 is still answering"}
+	badSettings = supervisor.Status{State: supervisor.NotSpawning, Reason: "invalid settings",
+		SettingsError: "settings.toml:3: port: not a number"}
+	starting    = supervisor.Status{State: supervisor.Starting, PID: 10, Model: "tiny"}
+	startingB   = supervisor.Status{State: supervisor.Starting, PID: 11, Model: "tiny"}
+	running     = supervisor.Status{State: supervisor.Running, PID: 10, Model: "tiny"}
+	restarting1 = supervisor.Status{State: supervisor.Restarting, Attempt: 1, MaxTries: 3,
+		LastError: "exit status 1: main: couldn't bind HTTP server socket"}
+	restarting2 = supervisor.Status{State: supervisor.Restarting, Attempt: 2, MaxTries: 3,
+		LastError: "signal: aborted"}
+	failed = supervisor.Status{State: supervisor.FailedAfterMaxRestarts, Attempts: 3,
+		LastError: "signal: aborted: gguf_init_from_file_impl: invalid magic characters"}
+	stopped         = supervisor.Status{State: supervisor.Stopped}
+	runningBadFile  = withSettingsError(running, "settings.toml:7: unknown key \"prot\"")
+	runningBadFile2 = withSettingsError(running, "settings.toml:8: unknown key \"hots\"")
+)
+
+func withSettingsError(s supervisor.Status, err string) supervisor.Status {
+	s.SettingsError = err
+	return s
+}
+
+func TestShouldNotify(t *testing.T) {
+	tests := []struct {
+		name         string
+		prev, next   supervisor.Status
+		afterFailure bool
+		all, fails   bool // the answer at "all" and at "failures"; "off" is always false
+	}{
+		// The first status is a snapshot, not a transition.
+		{"first: placeholder", supervisor.Status{}, placeholder, false, false, false},
+		{"first: running", supervisor.Status{}, running, false, false, false},
+		{"first: failed", supervisor.Status{}, failed, false, true, true},
+		{"first: port conflict", supervisor.Status{}, portBusy, false, true, true},
+		{"first: settings error", supervisor.Status{}, runningBadFile, false, true, true},
+
+		// Ordinary life.
+		{"placeholder to starting", placeholder, starting, false, true, false},
+		{"starting to running", starting, running, false, true, false},
+		{"running to stopped", running, stopped, false, true, false},
+		{"stopped to starting", stopped, starting, false, true, false},
+		{"restart from running", running, starting, false, true, false},
+		{"restart from starting: same state", starting, startingB, false, false, false},
+		{"gate refusal: not_spawning stays", placeholder, gateRefused, false, false, false},
+
+		// Restarts.
+		{"running to restarting", running, restarting1, false, true, true},
+		{"restarting to starting", restarting1, starting, true, true, false},
+		{"starting to next attempt", starting, restarting2, true, true, true},
+		{"attempt change within restarting", restarting1, restarting2, true, true, true},
+		{"same attempt again", restarting1, restarting1, true, false, false},
+		{"restarting to gate refusal", restarting1, gateRefused, true, true, false},
+		{"restarting to port conflict", restarting1, portBusy, true, true, true},
+
+		// Giving up.
+		{"starting to failed", starting, failed, true, true, true},
+		{"running to failed (max_restarts 0)", running, failed, false, true, true},
+		{"failed stays failed", failed, failed, true, false, false},
+		{"failed to starting (Start)", failed, starting, true, true, false},
+		{"failed to stopped", failed, stopped, true, true, false},
+
+		// Port conflicts.
+		{"port conflict appears", placeholder, portBusy, false, true, true},
+		{"port conflict reworded", portBusy, portBusyReworded, true, false, false},
+		{"port conflict clears", portBusy, starting, true, true, false},
+		{"recovery after port conflict", starting, running, true, true, true},
+		{"port conflict to invalid settings", portBusy, badSettings, true, true, true},
+
+		// Settings.
+		{"not_spawning for invalid settings", gateRefused, badSettings, false, true, true},
+		{"invalid settings again", badSettings, badSettings, true, false, false},
+		{"running after restart with bad settings", running, badSettings, false, true, true},
+		{"settings error appears while running", running, runningBadFile, false, true, true},
+		{"settings error reworded", runningBadFile, runningBadFile2, false, false, false},
+		{"settings error fixed", runningBadFile, running, false, false, false},
+		{"recovery after invalid settings", starting, running, true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range []struct {
+				level Level
+				want  bool
+			}{
+				{LevelAll, tt.all},
+				{LevelFailures, tt.fails},
+				{LevelOff, false},
+				{"", tt.all},     // unset: the default
+				{"loud", tt.all}, // unknown: the default
+			} {
+				if got := ShouldNotify(c.level, tt.prev, tt.next, tt.afterFailure); got != c.want {
+					t.Errorf("ShouldNotify(%q, %s, %s, afterFailure=%v) = %v, want %v",
+						c.level, tt.prev.State, tt.next.State, tt.afterFailure, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// "all" reports everything "failures" does.
+func TestShouldNotifyAllCoversFailures(t *testing.T) {
+	statuses := []supervisor.Status{{}, placeholder, gateRefused, portBusy, portBusyReworded, badSettings,
+		starting, startingB, running, restarting1, restarting2, failed, stopped, runningBadFile, runningBadFile2}
+	for _, prev := range statuses {
+		for _, next := range statuses[1:] {
+			for _, af := range []bool{false, true} {
+				if ShouldNotify(LevelFailures, prev, next, af) && !ShouldNotify(LevelAll, prev, next, af) {
+					t.Errorf("%+v -> %+v (afterFailure=%v): failures notifies, all does not", prev, next, af)
+				}
+			}
+		}
+	}
+}
+
+// The decider carries "a failure happened" across starting, which is how a
+// recovery is told from an ordinary start.
+func TestDeciderSequences(t *testing.T) {
+	tests := []struct {
+		name  string
+		level Level
+		steps []supervisor.Status
+		want  []bool
+	}{
+		{"failures: recovery after port conflict", LevelFailures,
+			[]supervisor.Status{placeholder, portBusy, portBusyReworded, starting, running},
+			[]bool{false, true, false, false, true}},
+		{"failures: recovery after restarts", LevelFailures,
+			[]supervisor.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, running},
+			[]bool{false, false, false, true, false, true, false, true}},
+		{"failures: recovery after failed and Start", LevelFailures,
+			[]supervisor.Status{running, failed, starting, running},
+			[]bool{false, true, false, true}},
+		{"failures: ordinary start is quiet", LevelFailures,
+			[]supervisor.Status{placeholder, starting, running, stopped, starting, running},
+			[]bool{false, false, false, false, false, false}},
+		{"failures: a recovery is reported once", LevelFailures,
+			[]supervisor.Status{restarting1, starting, running, starting, running},
+			[]bool{true, false, true, false, false}},
+		{"all: every transition", LevelAll,
+			[]supervisor.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, failed},
+			[]bool{false, true, true, true, true, true, true, true}},
+		{"off: nothing", LevelOff,
+			[]supervisor.Status{placeholder, portBusy, starting, failed, runningBadFile},
+			[]bool{false, false, false, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d decider
+			for i, s := range tt.steps {
+				_, got := d.step(tt.level, s, DefaultLogPath)
+				if got != tt.want[i] {
+					t.Errorf("step %d (%s): notify = %v, want %v", i, s.State, got, tt.want[i])
+				}
+			}
+		})
+	}
+}

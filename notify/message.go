@@ -1,0 +1,148 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// Message is one desktop notification.
+type Message struct {
+	Summary string
+	Body    string
+	// Critical marks a notification that needs the user: it is sent with
+	// critical urgency and stays on screen until dismissed.
+	Critical bool
+}
+
+// DefaultLogPath is where the child's output goes on Linux with the default
+// XDG_STATE_HOME; messages point there unless WithLogPath says otherwise.
+const DefaultLogPath = "~/.local/state/ocm/llama-server.log"
+
+// howToStart is the advice every "it is not running" message ends with.
+const howToStart = "choose Start in the tray menu or run `ocm-tray start`"
+
+// Compose writes the notification for the change from prev to next: what
+// happened and, where the user has to act, what to do.
+func Compose(prev, next supervisor.Status) Message { return compose(prev, next, DefaultLogPath) }
+
+func compose(prev, next supervisor.Status, logPath string) Message {
+	if prev.State != "" && prev.State == next.State && !newAttempt(prev, next) &&
+		notSpawningCause(prev) == notSpawningCause(next) && settingsErrorAppeared(prev, next) {
+		// Only the settings changed: say that, not the state again.
+		return Message{
+			Summary: "ocm-tray settings are invalid",
+			Body:    settingsAdvice(next.SettingsError),
+		}
+	}
+	m := composeState(next, logPath)
+	if settingsErrorAppeared(prev, next) && notSpawningCause(next) != causeSettings {
+		m.Body = joinLines(m.Body, settingsAdvice(next.SettingsError))
+	}
+	return m
+}
+
+func settingsAdvice(err string) string {
+	return "Settings file: " + sentence(err) +
+		" The last good settings stay in force; run `ocm-tray check` for details."
+}
+
+func composeState(s supervisor.Status, logPath string) Message {
+	switch s.State {
+	case supervisor.Running:
+		return Message{Summary: "llama-server is running", Body: modelAndPID(s)}
+	case supervisor.Starting:
+		return Message{
+			Summary: "llama-server is starting",
+			Body:    joinLines(modelAndPID(s), "Loading the model can take a while."),
+		}
+	case supervisor.Restarting:
+		summary := fmt.Sprintf("llama-server failed; restarting (attempt %d)", s.Attempt)
+		if s.MaxTries > 0 {
+			summary = fmt.Sprintf("llama-server failed; restarting (attempt %d of %d)", s.Attempt, s.MaxTries)
+		}
+		return Message{
+			Summary: summary,
+			Body:    joinLines(lastError(s), "ocm-tray will start it again shortly."),
+		}
+	case supervisor.FailedAfterMaxRestarts:
+		what := fmt.Sprintf("It failed again after %d restarts.", s.Attempts)
+		switch s.Attempts {
+		case 0:
+			what = "It failed, and max_restarts = 0 allows no restart."
+		case 1:
+			what = "It failed again after 1 restart."
+		}
+		return Message{
+			Summary:  "llama-server failed; ocm-tray stopped restarting it",
+			Body:     joinLines(what, lastError(s), fmt.Sprintf("Check %s, fix the cause, then %s.", logPath, howToStart)),
+			Critical: true,
+		}
+	case supervisor.NotSpawning:
+		switch notSpawningCause(s) {
+		case causePort:
+			return Message{
+				Summary: "llama-server not started: port in use",
+				Body:    joinLines(sentence(s.Reason), "Stop whatever holds the port or change port in the settings."),
+			}
+		case causeSettings:
+			return Message{
+				Summary: "llama-server not started: invalid settings",
+				Body: joinLines(sentence(s.Reason), "Settings file: "+sentence(s.SettingsError),
+					"Fix the settings file; run `ocm-tray check` for details."),
+			}
+		}
+		return Message{Summary: "llama-server not started", Body: sentence(s.Reason)}
+	case supervisor.Stopped:
+		return Message{
+			Summary: "llama-server stopped",
+			Body:    "To start it again, " + howToStart + ".",
+		}
+	}
+	return Message{Summary: "llama-server: " + string(s.State)}
+}
+
+func modelAndPID(s supervisor.Status) string {
+	var parts []string
+	if s.Model != "" {
+		parts = append(parts, "Model "+s.Model)
+	}
+	if s.PID > 0 {
+		parts = append(parts, fmt.Sprintf("pid %d", s.PID))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + "."
+}
+
+func lastError(s supervisor.Status) string {
+	if s.LastError == "" {
+		return ""
+	}
+	return "Last error: " + sentence(s.LastError)
+}
+
+// sentence trims s and ends it with a full stop unless it ends in one.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
+		return s
+	}
+	return s + "."
+}
+
+func joinLines(lines ...string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}

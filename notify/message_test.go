@@ -1,0 +1,91 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+func TestCompose(t *testing.T) {
+	tests := []struct {
+		name       string
+		prev, next supervisor.Status
+		critical   bool
+		summary    []string // each must appear in Summary
+		body       []string // each must appear in Body
+	}{
+		{"failed after max restarts", starting, failed, true,
+			[]string{"llama-server", "failed"},
+			[]string{
+				failed.LastError, "after 3 restarts", // what failed
+				"check " + DefaultLogPath, "fix the cause", "Start in the tray menu", "`ocm-tray start`", // what to do
+			}},
+		{"failed with max_restarts 0", running, supervisor.Status{State: supervisor.FailedAfterMaxRestarts, LastError: "exit status 1"}, true,
+			[]string{"failed"},
+			[]string{"exit status 1", "max_restarts = 0", "`ocm-tray start`"}},
+		{"restarting", running, restarting2, false,
+			[]string{"restarting", "attempt 2 of 3"},
+			[]string{"Last error: signal: aborted."}},
+		{"running", starting, running, false,
+			[]string{"running"},
+			[]string{"Model tiny", "pid 10"}},
+		{"starting", placeholder, starting, false,
+			[]string{"starting"},
+			[]string{"Model tiny", "pid 10"}},
+		{"port conflict", placeholder, portBusy, false,
+			[]string{"port in use"},
+			[]string{portBusy.Reason, "change port"}},
+		{"invalid settings", gateRefused, badSettings, false,
+			[]string{"invalid settings"},
+			[]string{badSettings.SettingsError, "`ocm-tray check`"}},
+		{"gate refusal", placeholder, gateRefused, false,
+			[]string{"not started"},
+			[]string{gateRefused.Reason}},
+		{"stopped", running, stopped, false,
+			[]string{"stopped"},
+			[]string{"Start in the tray menu", "`ocm-tray start`"}},
+		{"settings error alone", running, runningBadFile, false,
+			[]string{"settings are invalid"},
+			[]string{runningBadFile.SettingsError, "last good settings", "`ocm-tray check`"}},
+		{"settings error with a state change", starting, runningBadFile, false,
+			[]string{"running"},
+			[]string{"pid 10", runningBadFile.SettingsError, "last good settings"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := Compose(tt.prev, tt.next)
+			if m.Critical != tt.critical {
+				t.Errorf("Critical = %v, want %v", m.Critical, tt.critical)
+			}
+			for _, s := range tt.summary {
+				if !strings.Contains(strings.ToLower(m.Summary), strings.ToLower(s)) {
+					t.Errorf("Summary %q lacks %q", m.Summary, s)
+				}
+			}
+			for _, s := range tt.body {
+				if !strings.Contains(strings.ToLower(m.Body), strings.ToLower(s)) {
+					t.Errorf("Body %q lacks %q", m.Body, s)
+				}
+			}
+		})
+	}
+}
+
+// Only failed_after_max_restarts needs the user badly enough to stay on
+// screen.
+func TestComposeCriticalOnlyForFailed(t *testing.T) {
+	for _, s := range []supervisor.Status{placeholder, gateRefused, portBusy, badSettings, starting,
+		running, restarting1, restarting2, failed, stopped, runningBadFile} {
+		if got, want := Compose(supervisor.Status{}, s).Critical, s.State == supervisor.FailedAfterMaxRestarts; got != want {
+			t.Errorf("%s: Critical = %v, want %v", s.State, got, want)
+		}
+	}
+}
+
+func TestComposeLogPath(t *testing.T) {
+	m := compose(starting, failed, `C:\Users\me\AppData\Local\ocm\llama-server.log`)
+	if !strings.Contains(m.Body, `C:\Users\me\AppData\Local\ocm\llama-server.log`) {
+		t.Errorf("Body %q does not name the log path given", m.Body)
+	}
+}

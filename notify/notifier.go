@@ -1,0 +1,210 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// appName names us to the notification server (and, on Linux, matches the
+// desktop entry ocm-tray.desktop).
+const appName = "ocm-tray"
+
+// DefaultSendTimeout bounds one delivery, connecting included.
+const DefaultSendTimeout = 2 * time.Second
+
+// Notifier sends a desktop notification for the status changes the user's
+// level asks for. Build it with New, then call Run once; SetLevel is safe
+// from any goroutine.
+type Notifier struct {
+	mu    sync.Mutex
+	level Level
+
+	log     *slog.Logger
+	timeout time.Duration
+	logPath string
+	cfg     backendConfig
+}
+
+// backendConfig is what the per-OS sender needs.
+type backendConfig struct {
+	busAddress string // Linux: "" means the session bus of the environment
+	icon       string
+	log        *slog.Logger
+}
+
+// backend delivers messages. It is used by the sender goroutine only.
+type backend interface {
+	// send delivers m or gives up when ctx is done.
+	send(ctx context.Context, m Message) error
+	// close releases what send opened; send is not called afterwards.
+	close()
+}
+
+// Option adjusts a Notifier at construction.
+type Option func(*Notifier)
+
+// WithBusAddress sets the D-Bus address notifications go to on Linux
+// (default: DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus). Other
+// systems ignore it.
+func WithBusAddress(addr string) Option { return func(n *Notifier) { n.cfg.busAddress = addr } }
+
+// WithSendTimeout bounds each delivery (default DefaultSendTimeout).
+func WithSendTimeout(d time.Duration) Option {
+	return func(n *Notifier) {
+		if d > 0 {
+			n.timeout = d
+		}
+	}
+}
+
+// WithIcon sets the notification icon: on Linux an icon-theme name or an
+// absolute path (default "ocm-tray", the name the package installs), on
+// Windows and macOS the path of a PNG file (default none).
+func WithIcon(icon string) Option { return func(n *Notifier) { n.cfg.icon = icon } }
+
+// WithLogPath sets the log file that failure messages point the user to
+// (default DefaultLogPath). main passes the real one.
+func WithLogPath(path string) Option { return func(n *Notifier) { n.logPath = path } }
+
+// New builds a Notifier at level. log may be nil (discard). It starts
+// nothing and opens nothing: Run does.
+func New(level Level, log *slog.Logger, opts ...Option) *Notifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Notifier{
+		level:   level,
+		log:     log,
+		timeout: DefaultSendTimeout,
+		logPath: DefaultLogPath,
+		cfg:     backendConfig{icon: defaultIcon},
+	}
+	for _, o := range opts {
+		o(n)
+	}
+	n.cfg.log = n.log
+	return n
+}
+
+// SetLevel changes the level from the next event on (a settings reload).
+func (n *Notifier) SetLevel(l Level) {
+	n.mu.Lock()
+	n.level = l
+	n.mu.Unlock()
+}
+
+func (n *Notifier) currentLevel() Level {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.level
+}
+
+// Run consumes every event in order, decides with ShouldNotify and Compose,
+// and sends. It never waits for a delivery: a hung notification server
+// delays notifications, not the events channel. Run returns nil when ctx is
+// done (dropping what is not delivered yet) or when events is closed (after
+// delivering what is pending, within one send timeout). Every goroutine and
+// connection it opened is gone by then.
+func (n *Notifier) Run(ctx context.Context, events <-chan supervisor.Event) error {
+	q := newQueue()
+	sendCtx, cancelSend := context.WithCancel(ctx)
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		n.sendLoop(sendCtx, q, newBackend(n.cfg))
+	}()
+	defer func() {
+		cancelSend()
+		<-senderDone
+	}()
+
+	var d decider
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				n.flush(q, senderDone)
+				return nil
+			}
+			if m, ok := d.step(n.currentLevel(), ev.Status, n.logPath); ok {
+				q.put(m)
+			}
+		}
+	}
+}
+
+// decider is the history Run keeps between events: the previous status and
+// whether a failure has been seen since the child last ran.
+type decider struct {
+	prev         supervisor.Status
+	afterFailure bool
+}
+
+// step decides on next and remembers it.
+func (d *decider) step(level Level, next supervisor.Status, logPath string) (Message, bool) {
+	var m Message
+	ok := ShouldNotify(level, d.prev, next, d.afterFailure)
+	if ok {
+		m = compose(d.prev, next, logPath)
+	}
+	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != supervisor.Running
+	d.prev = next
+	return m, ok
+}
+
+// flush lets the sender deliver what is pending, for at most one send
+// timeout; the deferred cancel in Run ends it after that.
+func (n *Notifier) flush(q *queue, senderDone <-chan struct{}) {
+	q.close()
+	t := time.NewTimer(n.timeout)
+	defer t.Stop()
+	select {
+	case <-senderDone:
+	case <-t.C:
+		n.log.Debug("notification still pending at shutdown; dropped")
+	}
+}
+
+// sendLoop is the sender goroutine: it delivers one message at a time, each
+// bounded by the send timeout, until ctx is done or the queue is closed and
+// empty.
+func (n *Notifier) sendLoop(ctx context.Context, q *queue, b backend) {
+	defer b.close()
+	failing := false
+	for {
+		m, ok, closed := q.take()
+		if !ok {
+			if closed {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-q.ready:
+			}
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, n.timeout)
+		err := b.send(sctx, m)
+		cancel()
+		switch {
+		case err == nil && failing:
+			failing = false
+			n.log.Info("desktop notifications work again")
+		case err != nil && ctx.Err() != nil:
+			return // shutting down; not a failure of the server
+		case err != nil && !failing:
+			failing = true
+			n.log.Warn("desktop notification not delivered; further failures are logged at debug level until one succeeds",
+				"summary", m.Summary, "err", err)
+		case err != nil:
+			n.log.Debug("desktop notification not delivered", "summary", m.Summary, "err", err)
+		}
+	}
+}

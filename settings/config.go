@@ -1,0 +1,71 @@
+package settings
+
+import (
+	"strconv"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// decide is Gate plus the endpoint: a server that may be spawned must also
+// have a host and port to be told. Validated llamacpp settings always have
+// one; settings built by hand may not.
+func decide(s Settings, modelsDir string, fsys FS) Decision {
+	d := Gate(s, modelsDir, fsys)
+	if !d.Spawn {
+		return d
+	}
+	if _, _, err := Endpoint(s); err != nil {
+		return Decision{Reason: "inference_base_url " + err.Error()}
+	}
+	return d
+}
+
+// BuildConfig turns validated settings into the supervisor's plain Config
+// (DESIGN §6). file names the settings file in gate reasons (s.File when
+// empty). The child is run as
+//
+//	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> <llama_server_args...>
+//
+// with the agent's environment (Env nil): the explicit flags win over any
+// LLAMA_ARG_* variables the user has set. When the gate refuses, Command is
+// nil and Refusal says why; Recheck re-runs the gate before every respawn,
+// since the model file or the binary may have gone meanwhile.
+func BuildConfig(s Settings, p Paths, file string) supervisor.Config {
+	if file != "" {
+		s.File = file
+	}
+	cfg := supervisor.Config{
+		Policy: s.Supervisor.Policy(),
+		Model:  s.ModelID,
+	}
+	if p.StateDir != "" {
+		cfg.LogPath = p.LogFile()
+	}
+	host, port, err := Endpoint(s)
+	if err == nil {
+		cfg.Host, cfg.Port, cfg.ProbeHost = host, port, ProbeHost(host)
+		if s.Backend == BackendLlamaCpp && !IsLoopback(host) {
+			cfg.Warning = nonLoopbackWarning(host)
+		}
+	}
+	d := decide(s, p.ModelsDir, OSFS{})
+	if !d.Spawn {
+		cfg.Refusal = d.Reason
+	} else {
+		args := []string{
+			"-m", d.ModelPath,
+			"--host", host,
+			"--port", strconv.Itoa(port),
+			"-c", strconv.Itoa(s.CtxLen),
+		}
+		cfg.Command = &supervisor.Command{Path: d.Binary, Args: append(args, s.LlamaServerArgs...)}
+	}
+	modelsDir := p.ModelsDir
+	cfg.Recheck = func() string {
+		if d := decide(s, modelsDir, OSFS{}); !d.Spawn {
+			return d.Reason
+		}
+		return ""
+	}
+	return cfg
+}

@@ -1,0 +1,589 @@
+package settings
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// MaxFileSize bounds how much of a settings file is read. A real file is a
+// few hundred bytes; a multi-megabyte "settings file" is a wrong --config.
+const MaxFileSize = 1 << 20
+
+// Load reads and validates the settings file at path.
+//
+// A missing file at the default path (explicit = false) means defaults with
+// no problem: a fresh install has no file. An explicit --config that is
+// missing, and any path that is a directory, not a regular file, unreadable
+// or too large, is an error Problem. Load never creates or writes the file.
+// The returned Settings are Defaults() when the file could not be read; when
+// HasErrors(problems), the caller must not use them (see Parse).
+func Load(path string, explicit bool) (Settings, []Problem) {
+	s := Defaults()
+	s.File = path
+	fail := func(msg, fix string) (Settings, []Problem) {
+		return s, []Problem{{File: path, Msg: msg, Fix: fix}}
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return s, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fail("settings file not found", "check the --config path, or leave --config out to use "+defaultConfigHint)
+	case err != nil:
+		return fail("cannot read the settings file: "+errText(err), "check the path and its permissions")
+	case fi.IsDir():
+		return fail("is a directory, not a settings file", "point --config at the settings.toml file inside it")
+	case !fi.Mode().IsRegular():
+		return fail("is not a regular file", "point --config at a settings.toml file")
+	case fi.Size() > MaxFileSize:
+		return fail(fmt.Sprintf("is %d bytes, too large for a settings file", fi.Size()), "check that --config names the settings.toml file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
+	}
+	defer f.Close()
+	// Read one byte past the limit: the file may have grown since Stat.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
+	}
+	if len(data) > MaxFileSize {
+		return fail("is too large for a settings file", "check that --config names the settings.toml file")
+	}
+	return Parse(path, data)
+}
+
+const defaultConfigHint = "$XDG_CONFIG_HOME/ocm/settings.toml"
+
+// errText is an error's message without the path os already put in front,
+// since a Problem names the file itself.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Parse validates a settings document. file names it in the problems.
+//
+// Reporting follows DESIGN §3: a syntax or type error stops there and is the
+// only error reported (with its line and key), because what follows it
+// cannot be trusted; otherwise every semantic error is reported, each with
+// its key, its line and a fix. Unknown keys are tolerated, for files written
+// by a newer version, and named together in one warning.
+//
+// The Settings returned are Defaults() overlaid with the file's values; when
+// HasErrors(problems) they are incomplete and must not be used.
+func Parse(file string, data []byte) (Settings, []Problem) {
+	s := Defaults()
+	s.File = file
+	// Editors on Windows write a byte-order mark that TOML does not allow.
+	// Dropping it keeps offsets and line numbers of the rest intact.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+
+	var doc map[string]any
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return s, []Problem{syntaxProblem(file, data, err)}
+	}
+	c := &checker{file: file, lines: indexKeys(data)}
+	c.decode(doc, &s)
+	if len(c.typeErrs) > 0 {
+		sortProblems(c.typeErrs)
+		return s, append(c.typeErrs[:1], c.warnings()...)
+	}
+	c.validate(&s)
+	probs := append(c.errs, c.warnings()...)
+	sortProblems(probs)
+	return s, probs
+}
+
+// sortProblems orders problems by line, unknown lines last, keeping the
+// order of checks among equals.
+func sortProblems(ps []Problem) {
+	line := func(p Problem) int {
+		if p.Line == 0 {
+			return math.MaxInt
+		}
+		return p.Line
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return line(ps[i]) < line(ps[j]) })
+}
+
+// syntaxProblem turns a go-toml decode error into a Problem. go-toml gives a
+// line for every decode error but a key only for some, so the key is
+// otherwise read from the text of that line.
+func syntaxProblem(file string, data []byte, err error) Problem {
+	p := Problem{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: "), Fix: "correct the TOML syntax (see https://toml.io)"}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		p.Line, _ = de.Position()
+		if k := de.Key(); len(k) > 0 {
+			p.Key = formatKey(k)
+		} else {
+			p.Key = keyOnLine(data, p.Line)
+		}
+	}
+	switch {
+	case strings.Contains(p.Msg, "already defined"), strings.Contains(p.Msg, "already exists"):
+		p.Fix = "keep only one of the duplicates"
+	case strings.Contains(p.Msg, "too large"), strings.Contains(p.Msg, "out of range"):
+		p.Fix = "use a smaller number"
+	}
+	if p.Line == 0 && p.Key == "" {
+		// Never expected from go-toml; keep the problem locatable anyway.
+		p.Line = 1
+	}
+	return p
+}
+
+// checker collects problems while decoding and validating one document.
+type checker struct {
+	file     string
+	lines    keyIndex
+	typeErrs []Problem // wrong TOML types: only the first is reported
+	errs     []Problem // semantic errors: all are reported
+	unknown  []string  // unknown key paths
+	nonLoop  *Problem  // non-loopback host warning
+	extra    []Problem // other warnings
+	present  map[string]bool
+}
+
+func (c *checker) problem(key, msg, fix string) Problem {
+	return Problem{File: c.file, Line: c.lines[key], Key: key, Msg: msg, Fix: fix}
+}
+
+func (c *checker) typeErr(key, msg, fix string) {
+	c.typeErrs = append(c.typeErrs, c.problem(key, msg, fix))
+}
+
+func (c *checker) errorf(key, fix, format string, args ...any) {
+	c.errs = append(c.errs, c.problem(key, fmt.Sprintf(format, args...), fix))
+}
+
+func (c *checker) warnf(key, fix, format string, args ...any) {
+	p := c.problem(key, fmt.Sprintf(format, args...), fix)
+	p.Warning = true
+	c.extra = append(c.extra, p)
+}
+
+// warnings returns the warnings in a stable order: unknown keys first.
+func (c *checker) warnings() []Problem {
+	var ws []Problem
+	if len(c.unknown) > 0 {
+		sort.SliceStable(c.unknown, func(i, j int) bool {
+			li, lj := c.lines[c.unknown[i]], c.lines[c.unknown[j]]
+			if li != lj {
+				return li < lj
+			}
+			return c.unknown[i] < c.unknown[j]
+		})
+		msg := "unknown key, ignored"
+		if len(c.unknown) > 1 {
+			msg = "unknown keys, ignored"
+		}
+		ws = append(ws, Problem{
+			File: c.file, Line: c.lines[c.unknown[0]], Key: strings.Join(c.unknown, ", "),
+			Msg: msg, Fix: "check the spelling; keys a newer ocm-tray knows are ignored by this one", Warning: true,
+		})
+	}
+	if c.nonLoop != nil {
+		ws = append(ws, *c.nonLoop)
+	}
+	return append(ws, c.extra...)
+}
+
+// examples are the values shown in fixes, one per key: the defaults where
+// they are meaningful.
+var examples = map[string]string{
+	"backend":                          `"llamacpp"`,
+	"model_id":                         `"qwen2.5-0.5b-instruct-q4_k_m"`,
+	"inference_base_url":               `"` + DefaultBaseURL + `"`,
+	"llama_server_binary":              `"/usr/local/bin/llama-server"`,
+	"models_dir":                       `"~/models"`,
+	"ctx_len":                          strconv.Itoa(DefaultCtxLen),
+	"llama_server_args":                `["--threads", "4"]`,
+	"supervisor.max_restarts":          "3",
+	"supervisor.initial_backoff":       `"500ms"`,
+	"supervisor.max_backoff":           `"10s"`,
+	"supervisor.stability_window":      `"60s"`,
+	"supervisor.health_check_interval": `"5s"`,
+	"supervisor.health_check_timeout":  `"15s"`,
+	"supervisor.startup_timeout":       `"10m"`,
+	"supervisor.stop_timeout":          `"10s"`,
+	"notifications.level":              `"all"`,
+}
+
+// writeFix is "write KEY = EXAMPLE", with KEY as it is written inside its
+// table (max_backoff under [supervisor], not supervisor.max_backoff).
+func writeFix(key string) string {
+	short := key[strings.LastIndexByte(key, '.')+1:]
+	return "write " + short + " = " + examples[key]
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a decimal number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return "a date or time"
+	}
+}
+
+// decode copies the document's known keys into s, checking their TOML
+// types, and records unknown keys.
+func (c *checker) decode(doc map[string]any, s *Settings) {
+	c.present = map[string]bool{}
+	for k, v := range doc {
+		c.present[k] = true
+		switch k {
+		case "backend":
+			if str, ok := c.str(k, v); ok {
+				s.Backend = Backend(str)
+			}
+		case "model_id":
+			c.strInto(k, v, &s.ModelID)
+		case "inference_base_url":
+			c.strInto(k, v, &s.InferenceBaseURL)
+		case "llama_server_binary":
+			c.strInto(k, v, &s.LlamaServerBinary)
+		case "models_dir":
+			c.strInto(k, v, &s.ModelsDir)
+		case "ctx_len":
+			c.intInto(k, v, &s.CtxLen)
+		case "llama_server_args":
+			s.LlamaServerArgs = c.strings(k, v)
+		case "supervisor":
+			if t, ok := c.table(k, v); ok {
+				c.decodeSupervisor(t, &s.Supervisor)
+			}
+		case "notifications":
+			if t, ok := c.table(k, v); ok {
+				for kk, vv := range t {
+					key := "notifications." + kk
+					c.present[key] = true
+					if kk == "level" {
+						c.strInto(key, vv, &s.Notifications.Level)
+					} else {
+						c.unknown = append(c.unknown, formatKey([]string{"notifications", kk}))
+					}
+				}
+			}
+		default:
+			c.unknown = append(c.unknown, formatKey([]string{k}))
+		}
+	}
+}
+
+func (c *checker) decodeSupervisor(t map[string]any, p *SupervisorSettings) {
+	durations := map[string]*Duration{
+		"initial_backoff":       &p.InitialBackoff,
+		"max_backoff":           &p.MaxBackoff,
+		"stability_window":      &p.StabilityWindow,
+		"health_check_interval": &p.HealthCheckInterval,
+		"health_check_timeout":  &p.HealthCheckTimeout,
+		"startup_timeout":       &p.StartupTimeout,
+		"stop_timeout":          &p.StopTimeout,
+	}
+	for k, v := range t {
+		key := "supervisor." + k
+		c.present[key] = true
+		if k == "max_restarts" {
+			c.intInto(key, v, &p.MaxRestarts)
+			continue
+		}
+		d, ok := durations[k]
+		if !ok {
+			c.unknown = append(c.unknown, formatKey([]string{"supervisor", k}))
+			continue
+		}
+		c.duration(key, v, d)
+	}
+}
+
+func (c *checker) str(key string, v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		c.typeErr(key, "must be a string, not "+typeName(v), writeFix(key))
+	}
+	return s, ok
+}
+
+func (c *checker) strInto(key string, v any, dst *string) {
+	if s, ok := c.str(key, v); ok {
+		*dst = s
+	}
+}
+
+// intInto stores an integer, range-checked later by validate. A value beyond
+// int on this platform is kept as out of range rather than wrapped.
+func (c *checker) intInto(key string, v any, dst *int) {
+	switch n := v.(type) {
+	case int64:
+		// Only on 32-bit platforms can an int64 not fit; clamped, it is still
+		// beyond every limit and reported as out of range.
+		*dst = int(max(min(n, math.MaxInt), math.MinInt))
+	case float64:
+		c.typeErr(key, "must be a whole number, not "+typeName(v), writeFix(key))
+	default:
+		c.typeErr(key, "must be an integer, not "+typeName(v), writeFix(key))
+	}
+}
+
+func (c *checker) strings(key string, v any) []string {
+	arr, ok := v.([]any)
+	if !ok {
+		c.typeErr(key, "must be an array of strings, not "+typeName(v), writeFix(key))
+		return nil
+	}
+	var out []string
+	for i, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			ek := key + "[" + strconv.Itoa(i) + "]"
+			p := c.problem(key, fmt.Sprintf("element %d must be a string, not %s", i+1, typeName(e)), `quote every argument: `+examples[key])
+			if l := c.lines[ek]; l > 0 {
+				p.Line = l
+			}
+			c.typeErrs = append(c.typeErrs, p)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (c *checker) table(key string, v any) (map[string]any, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		return t, true
+	case []any:
+		c.typeErr(key, "must be a table, not an array of tables", "write ["+key+"] (single brackets)")
+	default:
+		c.typeErr(key, "must be a table, not "+typeName(v), "write a ["+key+"] section instead")
+	}
+	return nil, false
+}
+
+// duration decodes a duration string. A bare number is refused: go-toml
+// would read 500 as 500 ns, and "500" seconds or milliseconds is a guess we
+// will not make for the user. Range checks come later, in validate.
+func (c *checker) duration(key string, v any, dst *Duration) {
+	switch x := v.(type) {
+	case string:
+		d, err := time.ParseDuration(x)
+		if err != nil {
+			c.errorf(key, `use a number with a unit (ms, s, m, h), e.g. `+writeFix(key)[len("write "):], "%q is not a duration", x)
+			// Keep the default so the later range checks do not pile on.
+			return
+		}
+		*dst = Duration(d)
+	case int64, float64:
+		c.typeErr(key, fmt.Sprintf("%v is a number without a unit", x), `write it as a string with a unit, e.g. `+writeFix(key)[len("write "):])
+	default:
+		c.typeErr(key, "must be a duration string, not "+typeName(v), writeFix(key))
+	}
+}
+
+// validate runs the semantic rules of DESIGN §3 on decoded settings.
+func (c *checker) validate(s *Settings) {
+	if !s.Backend.Valid() {
+		c.errorf("backend", `use one of "auto", "ollama", "llamacpp"`, "%q is not a backend", string(s.Backend))
+	}
+	if s.Backend == BackendLlamaCpp {
+		if c.present["model_id"] {
+			if msg := checkModelID(s.ModelID); msg != "" {
+				c.errorf("model_id", "write the file's name in models_dir without .gguf, e.g. model_id = "+examples["model_id"], "%s", msg)
+			} else if strings.HasSuffix(strings.ToLower(s.ModelID), ".gguf") {
+				c.warnf("model_id", fmt.Sprintf("write model_id = %q", s.ModelID[:len(s.ModelID)-len(".gguf")]),
+					"ends in .gguf, so the file looked for is %s.gguf", s.ModelID)
+			}
+		}
+		if host, _, err := Endpoint(*s); err != nil {
+			c.errorf("inference_base_url", "write it as http://HOST:PORT, e.g. inference_base_url = "+examples["inference_base_url"], "%s", err.Error())
+		} else if !IsLoopback(host) {
+			p := c.problem("inference_base_url", nonLoopbackWarning(host), "use 127.0.0.1 unless other machines should reach it")
+			p.Warning = true
+			c.nonLoop = &p
+		}
+	}
+	if b := s.LlamaServerBinary; b != "" {
+		switch {
+		case hasControl(b):
+			c.errorf("llama_server_binary", "retype the path without it", "%q contains a control character", b)
+		case strings.HasPrefix(b, "~/") || filepath.IsAbs(b) || isBareName(b):
+		default:
+			c.errorf("llama_server_binary", `use an absolute path ("/usr/local/bin/llama-server"), one starting with ~/, or a bare name found on PATH ("llama-server")`,
+				"%q is a relative path, which would depend on the directory ocm-tray starts in", b)
+		}
+	}
+	if d := s.ModelsDir; d != "" {
+		switch {
+		case hasControl(d):
+			c.errorf("models_dir", "retype the path without it", "%q contains a control character", d)
+		case strings.HasPrefix(d, "~/") || filepath.IsAbs(d):
+		default:
+			c.errorf("models_dir", `use an absolute path or one starting with ~/, e.g. models_dir = "~/models"`,
+				"%q is a relative path, which would depend on the directory ocm-tray starts in", d)
+		}
+	}
+	if s.CtxLen < 0 || s.CtxLen > MaxCtxLen {
+		c.errorf("ctx_len", fmt.Sprintf("use 0 (the model's own) up to %d, e.g. ctx_len = %d", MaxCtxLen, DefaultCtxLen),
+			"%d is out of range", s.CtxLen)
+	}
+	for i, a := range s.LlamaServerArgs {
+		key := "llama_server_args"
+		if strings.ContainsRune(a, 0) {
+			c.errorArg(key, i, "remove the NUL character", "argument %q contains a NUL character, which no program argument can carry", a)
+		} else if f, ok := managedFlag(a); ok {
+			c.errorArg(key, i, managedFix(f), "%q is set by ocm-tray itself", a)
+		}
+	}
+	c.validateSupervisor(s.Supervisor)
+	if !slices.Contains(NotifyLevels, s.Notifications.Level) {
+		c.errorf("notifications.level", `use "all", "failures" or "off"`, "%q is not a notification level", s.Notifications.Level)
+	}
+}
+
+func (c *checker) errorArg(key string, i int, fix, format string, args ...any) {
+	p := c.problem(key, fmt.Sprintf(format, args...), fix)
+	if l := c.lines[key+"["+strconv.Itoa(i)+"]"]; l > 0 {
+		p.Line = l
+	}
+	c.errs = append(c.errs, p)
+}
+
+func (c *checker) validateSupervisor(p SupervisorSettings) {
+	if p.MaxRestarts < 0 || p.MaxRestarts > MaxMaxRestarts {
+		c.errorf("supervisor.max_restarts", fmt.Sprintf("use 0 (never restart) up to %d, e.g. max_restarts = 3", MaxMaxRestarts),
+			"%d is out of range", p.MaxRestarts)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"supervisor.initial_backoff", p.InitialBackoff},
+		{"supervisor.max_backoff", p.MaxBackoff},
+		{"supervisor.stability_window", p.StabilityWindow},
+		{"supervisor.health_check_interval", p.HealthCheckInterval},
+		{"supervisor.health_check_timeout", p.HealthCheckTimeout},
+		{"supervisor.startup_timeout", p.StartupTimeout},
+		{"supervisor.stop_timeout", p.StopTimeout},
+	} {
+		switch {
+		case d.v <= 0:
+			c.errorf(d.key, "use a positive duration, e.g. "+writeFix(d.key)[len("write "):], "%s is not greater than 0", d.v)
+		case time.Duration(d.v) > MaxDuration:
+			c.errorf(d.key, "use at most \"24h\"", "%s is longer than 24h", d.v)
+		}
+	}
+	c.ordered("supervisor.initial_backoff", p.InitialBackoff, "supervisor.max_backoff", p.MaxBackoff)
+	c.ordered("supervisor.health_check_interval", p.HealthCheckInterval, "supervisor.health_check_timeout", p.HealthCheckTimeout)
+}
+
+// ordered checks lo <= hi, reporting on the key the file sets (the first one
+// when it sets both): a key left at its default is not what the user must
+// change.
+func (c *checker) ordered(loKey string, lo Duration, hiKey string, hi Duration) {
+	if lo <= 0 || hi <= 0 || lo <= hi {
+		return // a non-positive one is already reported
+	}
+	key := loKey
+	if !c.present[loKey] {
+		key = hiKey
+	}
+	short := func(k string) string { return k[strings.LastIndexByte(k, '.')+1:] }
+	c.errorf(key, fmt.Sprintf("make %s at most %s", short(loKey), short(hiKey)),
+		"%s (%s) is greater than %s (%s)", short(loKey), lo, short(hiKey), hi)
+}
+
+// checkModelID returns why id is not a plain file name, or "". model_id is
+// joined to models_dir: a path in it could point the gate, and llama-server,
+// anywhere on disk.
+func checkModelID(id string) string {
+	switch {
+	case id == "":
+		return "is empty"
+	case hasControl(id):
+		return fmt.Sprintf("%q contains a control character", id)
+	case strings.ContainsAny(id, `/\`):
+		return fmt.Sprintf("%q is a path, not a plain file name", id)
+	case id == "." || id == ".." || strings.Contains(id, ".."):
+		return fmt.Sprintf("%q contains \"..\", not a plain file name", id)
+	case !utf8.ValidString(id):
+		return fmt.Sprintf("%q is not valid UTF-8", id)
+	}
+	return ""
+}
+
+// hasControl reports a NUL or other control character (or invalid UTF-8):
+// such a path is a typo or an attack, never a file the user means.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// isBareName reports a program name without any directory part, to be
+// looked up on PATH.
+func isBareName(s string) bool {
+	return s != "" && s != "." && s != ".." && s != "~" && !strings.ContainsAny(s, `/\`) && !strings.HasPrefix(s, "~")
+}
+
+// managedFlags are the llama-server flags ocm-tray sets from the settings.
+// Passing them again in llama_server_args would make the child listen or
+// load somewhere the supervisor does not probe.
+var managedFlags = []string{"-m", "--model", "--host", "--port", "-c", "--ctx-size"}
+
+// managedFlag reports whether arg is a managed flag, alone or in the
+// --flag=value form.
+func managedFlag(arg string) (string, bool) {
+	name, _, _ := strings.Cut(arg, "=")
+	if slices.Contains(managedFlags, name) {
+		return name, true
+	}
+	return "", false
+}
+
+func managedFix(flag string) string {
+	switch flag {
+	case "-m", "--model":
+		return "remove it and set model_id (and models_dir) instead"
+	case "--host", "--port":
+		return "remove it and set inference_base_url instead"
+	default:
+		return "remove it and set ctx_len instead"
+	}
+}

@@ -1,0 +1,277 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+)
+
+// The fakes below stand in for the child process, the health endpoint and
+// the port check, so the state machine can be driven under testing/synctest:
+// fake time makes backoff, timeouts and stability windows exact and instant.
+// Real-process behaviour is covered in process_test.go.
+
+type fakeProc struct {
+	pid    int
+	exited chan struct{}
+	ready  chan struct{}
+
+	mu        sync.Mutex
+	text      string
+	terms     int
+	kills     int
+	ignoreTrm bool
+	healthy   bool // /health answers 200 (else 503)
+	hung      bool // /health never answers
+	once      sync.Once
+}
+
+func (p *fakeProc) Pid() int                { return p.pid }
+func (p *fakeProc) Exited() <-chan struct{} { return p.exited }
+func (p *fakeProc) Ready() <-chan struct{}  { return p.ready }
+func (p *fakeProc) ExitText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.text
+}
+
+func (p *fakeProc) Terminate() error {
+	p.mu.Lock()
+	p.terms++
+	ignore := p.ignoreTrm
+	p.mu.Unlock()
+	if !ignore {
+		p.exit("killed by SIGABRT")
+	}
+	return nil
+}
+
+func (p *fakeProc) Kill() error {
+	p.mu.Lock()
+	p.kills++
+	p.mu.Unlock()
+	p.exit("killed by SIGKILL")
+	return nil
+}
+
+func (p *fakeProc) exit(text string) {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.text = text
+		p.mu.Unlock()
+		close(p.exited)
+	})
+}
+
+func (p *fakeProc) setHealthy(ok bool) {
+	p.mu.Lock()
+	p.healthy = ok
+	p.mu.Unlock()
+}
+
+func (p *fakeProc) setHung(h bool) {
+	p.mu.Lock()
+	p.hung = h
+	p.mu.Unlock()
+}
+
+// world is the fake outside: it spawns fakeProcs and answers probes for the
+// newest one.
+type world struct {
+	mu       sync.Mutex
+	procs    []*fakeProc
+	nextPID  int
+	portBusy bool
+	spawnErr error
+	// onSpawn configures each new child (e.g. healthy at once, ignore SIGTERM).
+	onSpawn func(*fakeProc)
+	probes  int
+}
+
+func newWorld() *world { return &world{nextPID: 1000} }
+
+func (w *world) spawn(*Command, *logfile.File) (proc, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.spawnErr != nil {
+		return nil, w.spawnErr
+	}
+	w.nextPID++
+	p := &fakeProc{pid: w.nextPID, exited: make(chan struct{}), ready: make(chan struct{})}
+	if w.onSpawn != nil {
+		w.onSpawn(p)
+	}
+	w.procs = append(w.procs, p)
+	return p, nil
+}
+
+func (w *world) current() *fakeProc {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.procs) == 0 {
+		return nil
+	}
+	return w.procs[len(w.procs)-1]
+}
+
+func (w *world) spawned() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.procs)
+}
+
+func (w *world) probe(ctx context.Context, _ string) error {
+	w.mu.Lock()
+	w.probes++
+	p := w.procs[len(w.procs)-1]
+	w.mu.Unlock()
+	p.mu.Lock()
+	healthy, hung := p.healthy, p.hung
+	p.mu.Unlock()
+	select {
+	case <-p.exited:
+		return errors.New("connection refused")
+	default:
+	}
+	if hung {
+		<-ctx.Done()
+		return errors.New("health check timed out")
+	}
+	if healthy {
+		return nil
+	}
+	return errLoading
+}
+
+func (w *world) portInUse(context.Context, string, int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.portBusy
+}
+
+func (w *world) setPortBusy(b bool) {
+	w.mu.Lock()
+	w.portBusy = b
+	w.mu.Unlock()
+}
+
+func testConfig() Config {
+	p := DefaultPolicy()
+	return Config{
+		Command:   &Command{Path: "/usr/bin/llama-server", Args: []string{"-m", "/m/x.gguf"}},
+		Host:      "127.0.0.1",
+		ProbeHost: "127.0.0.1",
+		Port:      8080,
+		Policy:    p,
+		Model:     "x",
+	}
+}
+
+// harness runs a Supervisor against a world inside a synctest bubble and
+// records every published event, checking each transition is legal.
+type harness struct {
+	t      *testing.T
+	w      *world
+	sup    *Supervisor
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	events []Event
+	subEnd chan struct{}
+}
+
+func startHarness(t *testing.T, w *world, cfg Config) *harness {
+	t.Helper()
+	sup := New(cfg)
+	sup.spawn, sup.probe, sup.portInUse, sup.closeProber = w.spawn, w.probe, w.portInUse, func() {}
+	ctx, cancel := context.WithCancel(t.Context())
+	h := &harness{t: t, w: w, sup: sup, cancel: cancel, done: make(chan struct{}), subEnd: make(chan struct{})}
+	sub := sup.Subscribe(1024)
+	first := <-sub.C // the initial snapshot, before Run
+	_ = first
+	go func() {
+		defer close(h.subEnd)
+		var prev State
+		for ev := range sub.C {
+			if !LegalTransition(prev, ev.Status.State) && prev != ev.Status.State {
+				t.Errorf("illegal transition %s -> %s", prev, ev.Status.State)
+			}
+			prev = ev.Status.State
+			h.mu.Lock()
+			h.events = append(h.events, ev)
+			h.mu.Unlock()
+		}
+		if err := sub.Err(); err != nil {
+			t.Errorf("subscription ended: %v", err)
+		}
+	}()
+	go func() {
+		defer close(h.done)
+		if err := sup.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(h.stop) // also on t.Fatal: no goroutine may outlive the bubble
+	synctest.Wait()
+	return h
+}
+
+// stop cancels Run and waits for it and the recorder to finish. Children that
+// ignore SIGTERM are killed after stop_timeout, which fake time makes instant.
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+	<-h.subEnd
+}
+
+func (h *harness) states() []State {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []State
+	for _, e := range h.events {
+		out = append(out, e.Status.State)
+	}
+	return out
+}
+
+func (h *harness) last() Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.events) == 0 {
+		return Status{}
+	}
+	return h.events[len(h.events)-1].Status
+}
+
+func (h *harness) eventsCopy() []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Event(nil), h.events...)
+}
+
+func (h *harness) wantState(want State) Status {
+	h.t.Helper()
+	synctest.Wait()
+	got := h.sup.Status()
+	if got.State != want {
+		h.t.Fatalf("state = %s (%+v), want %s; history %v", got.State, got, want, h.states())
+	}
+	return got
+}
+
+func statesString(s []State) string { return fmt.Sprint(s) }
+
+// run wraps synctest.Test for brevity.
+func run(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, f)
+}
+
+var _ = time.Second

@@ -1,0 +1,408 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+)
+
+// Probe schedule while starting: fast at first, so a server that loads in
+// tens of milliseconds is noticed at once, then every startingPollMax.
+// The child's "starting the main loop" line triggers a probe immediately,
+// so readiness is seen within a millisecond or two of the first 200.
+const (
+	startingPollFirst = 5 * time.Millisecond
+	startingPollMax   = 250 * time.Millisecond
+)
+
+// wakeKind says what the single wake-up timer is for.
+type wakeKind int
+
+const (
+	wakeNone    wakeKind = iota
+	wakeProbe            // starting/running: time to probe
+	wakeRespawn          // restarting: backoff elapsed
+	wakePort             // not_spawning: re-check whether the port is free
+)
+
+type probeResult struct {
+	gen int // which child it was for; results for an older child are ignored
+	err error
+}
+
+// runner is the state owned by the Run goroutine. Nothing else touches it.
+type runner struct {
+	s   *Supervisor
+	ctx context.Context
+	cfg Config
+	st  Status // as last published
+
+	child     proc
+	gen       int // bumped for every child, so stale probe results are dropped
+	readyC    <-chan struct{}
+	logFile   *logfile.File
+	restarts  int // restarts spent from the current budget
+	runningAt time.Time
+	lastOK    time.Time
+	lastProbe error
+
+	wake      *time.Timer
+	wakeKind  wakeKind
+	pollDelay time.Duration
+	deadline  *time.Timer // startup_timeout while starting
+
+	probing    bool
+	probeAgain bool
+	probeDone  chan probeResult
+	probes     sync.WaitGroup
+}
+
+// Run supervises until ctx is done, then stops the child, publishes stopped
+// and returns once the child is reaped. Call it once.
+func (s *Supervisor) Run(ctx context.Context) error {
+	// The child's parent-death signal (Linux) fires when the OS thread that
+	// spawned it exits. Pinning this goroutine, which does every spawn, to
+	// one thread for as long as any child can exist ties the child's life to
+	// the agent's: only the agent's death ends this thread early.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.status(), probeDone: make(chan probeResult, 1)}
+	defer r.shutdown()
+	r.evaluate()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.mail.ready:
+			for _, m := range s.mail.take() {
+				r.handle(m)
+			}
+		case <-r.exitedC():
+			r.fail(r.child.ExitText())
+		case <-r.readyC:
+			r.readyC = nil
+			r.startProbe()
+		case res := <-r.probeDone:
+			r.onProbe(res)
+		case <-r.wakeC():
+			r.onWake()
+		case <-r.deadlineC():
+			r.deadline = nil
+			msg := fmt.Sprintf("not ready within startup_timeout %s", r.cfg.Policy.StartupTimeout)
+			if r.lastProbe != nil {
+				msg += fmt.Sprintf(" (last health check: %v)", r.lastProbe)
+			}
+			r.fail(msg)
+		}
+	}
+}
+
+func (r *runner) exitedC() <-chan struct{} {
+	if r.child == nil {
+		return nil
+	}
+	return r.child.Exited()
+}
+
+func (r *runner) wakeC() <-chan time.Time {
+	if r.wake == nil {
+		return nil
+	}
+	return r.wake.C
+}
+
+func (r *runner) deadlineC() <-chan time.Time {
+	if r.deadline == nil {
+		return nil
+	}
+	return r.deadline.C
+}
+
+func (r *runner) handle(m message) {
+	switch m.kind {
+	case msgStop:
+		r.stopChild()
+		r.disarm()
+		r.publish(Status{State: Stopped})
+	case msgStart:
+		switch r.st.State {
+		case Stopped, FailedAfterMaxRestarts:
+			r.restarts = 0
+			r.evaluate()
+		case NotSpawning:
+			r.evaluate() // the gate runs again on Start
+		}
+	case msgRestart:
+		r.stopChild()
+		r.restarts = 0
+		r.evaluate()
+	case msgApply:
+		r.apply(m.cfg)
+	}
+}
+
+// apply installs new settings. Only a change to what the child runs with
+// restarts it; a new settings_error or warning is just republished, so an
+// invalid edit never touches a running server.
+func (r *runner) apply(cfg Config) {
+	old := r.cfg
+	r.cfg = cfg
+	switch {
+	case r.st.State == Stopped:
+		// The user stopped it; new settings wait for Start.
+	case old.childEqual(cfg) && !(r.st.State == NotSpawning && !r.st.PortConflict):
+		// Same child. (A gate refusal is re-run on any change: the model
+		// folder may have gained the file.)
+	default:
+		r.stopChild()
+		r.restarts = 0
+		r.evaluate()
+		return
+	}
+	r.publish(r.st)
+}
+
+// evaluate runs the spawn-gate and the port check and, if both pass, spawns.
+func (r *runner) evaluate() {
+	r.disarm()
+	cfg := r.cfg
+	if cfg.Command == nil {
+		r.publish(Status{State: NotSpawning, Reason: cfg.Refusal})
+		return
+	}
+	if cfg.Recheck != nil {
+		if reason := cfg.Recheck(); reason != "" {
+			r.publish(Status{State: NotSpawning, Reason: reason})
+			return
+		}
+	}
+	if r.s.portInUse(r.ctx, cfg.ProbeHost, cfg.Port) {
+		// Not our server: never start a second one beside it (a second
+		// llama-server would share the port through SO_REUSEPORT). This
+		// costs no restart; look again every health_check_interval.
+		r.publish(Status{State: NotSpawning, Reason: fmt.Sprintf("port %d is already in use", cfg.Port), PortConflict: true})
+		r.arm(wakePort, cfg.Policy.HealthCheckInterval)
+		return
+	}
+	log := r.openLog()
+	p, err := r.s.spawn(cfg.Command, log)
+	if err != nil {
+		r.publish(Status{State: NotSpawning, Reason: fmt.Sprintf("cannot start %s: %v", cfg.Command.Path, err)})
+		return
+	}
+	r.child = p
+	r.gen++
+	r.readyC = p.Ready()
+	r.lastProbe = nil
+	r.writePIDFile(p.Pid())
+	r.deadline = time.NewTimer(cfg.Policy.StartupTimeout)
+	r.pollDelay = startingPollFirst
+	r.publish(Status{State: Starting, PID: p.Pid()})
+	r.arm(wakeProbe, r.pollDelay)
+}
+
+func (r *runner) onWake() {
+	kind := r.wakeKind
+	r.wake, r.wakeKind = nil, wakeNone
+	switch kind {
+	case wakeProbe:
+		r.startProbe()
+	case wakeRespawn:
+		r.evaluate()
+	case wakePort:
+		r.evaluate()
+	}
+}
+
+// startProbe runs one health probe in its own goroutine, so a slow or hung
+// endpoint never blocks the state machine. At most one is in flight.
+func (r *runner) startProbe() {
+	if r.child == nil {
+		return
+	}
+	if r.probing {
+		r.probeAgain = true
+		return
+	}
+	r.probing = true
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Policy.probeTimeout())
+	url := healthURL(r.cfg.ProbeHost, r.cfg.Port)
+	gen := r.gen
+	r.probes.Add(1)
+	go func() {
+		defer r.probes.Done()
+		defer cancel()
+		err := r.s.probe(ctx, url)
+		r.probeDone <- probeResult{gen: gen, err: err} // cap 1, one in flight: never blocks
+	}()
+}
+
+func (r *runner) onProbe(res probeResult) {
+	r.probing = false
+	if res.gen != r.gen || r.child == nil {
+		return // for a child that is gone
+	}
+	again := r.probeAgain
+	r.probeAgain = false
+	now := time.Now()
+	switch r.st.State {
+	case Starting:
+		if res.err == nil {
+			r.deadline.Stop()
+			r.deadline = nil
+			r.runningAt, r.lastOK = now, now
+			r.publish(Status{State: Running, PID: r.child.Pid()})
+			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
+			return
+		}
+		// 503 "Loading model", or not listening yet: progress, keep polling.
+		r.lastProbe = res.err
+		if again {
+			r.startProbe()
+			return
+		}
+		r.pollDelay = min(r.pollDelay*2, startingPollMax)
+		r.arm(wakeProbe, r.pollDelay)
+	case Running:
+		if res.err == nil {
+			r.lastOK = now
+		} else {
+			r.lastProbe = res.err
+			// A busy server may answer slowly (llama.cpp #20684): one bad
+			// probe proves nothing; only health_check_timeout without a good
+			// one does.
+			if since := now.Sub(r.lastOK); since >= r.cfg.Policy.HealthCheckTimeout {
+				r.fail(fmt.Sprintf("unhealthy: no successful health check for %s (%v)", since.Round(time.Millisecond), res.err))
+				return
+			}
+		}
+		r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
+	}
+}
+
+// fail handles a child that exited, never became ready, or went unhealthy:
+// stop it if it lives, then spend one restart or give up.
+func (r *runner) fail(lastErr string) {
+	stable := r.st.State == Running && time.Since(r.runningAt) >= r.cfg.Policy.StabilityWindow
+	r.stopChild()
+	r.disarm()
+	if stable {
+		r.restarts = 0 // it ran well for a while: this is not a crash loop
+	}
+	if r.restarts >= r.cfg.Policy.MaxRestarts {
+		r.publish(Status{State: FailedAfterMaxRestarts, Attempts: r.restarts, LastError: lastErr})
+		return
+	}
+	r.restarts++
+	r.publish(Status{State: Restarting, Attempt: r.restarts, LastError: lastErr})
+	r.arm(wakeRespawn, r.cfg.Policy.Backoff(r.restarts))
+}
+
+// stopChild stops the child, if any, and reaps it: SIGTERM to its process
+// group once (llama-server treats a second signal as "terminate
+// immediately"), stop_timeout, then SIGKILL to the group. However it exits
+// now (the real llama-server dies by SIGABRT on SIGTERM), it is not a crash:
+// we asked. The wait is bounded by stop_timeout; shutdown would do the same.
+func (r *runner) stopChild() {
+	c := r.child
+	if c == nil {
+		return
+	}
+	r.child, r.readyC = nil, nil
+	r.gen++
+	if r.deadline != nil {
+		r.deadline.Stop()
+		r.deadline = nil
+	}
+	select {
+	case <-c.Exited():
+	default:
+		if err := c.Terminate(); err != nil {
+			r.s.log.Warn("SIGTERM to llama-server failed", "pid", c.Pid(), "err", err)
+		}
+		t := time.NewTimer(r.cfg.Policy.StopTimeout)
+		select {
+		case <-c.Exited():
+		case <-t.C:
+			r.s.log.Warn("llama-server ignored SIGTERM; killing its process group", "pid", c.Pid(), "stop_timeout", r.cfg.Policy.StopTimeout)
+			c.Kill()
+			<-c.Exited()
+		}
+		t.Stop()
+	}
+	r.removePIDFile()
+}
+
+func (r *runner) arm(kind wakeKind, d time.Duration) {
+	r.disarm()
+	r.wake, r.wakeKind = time.NewTimer(d), kind
+}
+
+func (r *runner) disarm() {
+	if r.wake != nil {
+		r.wake.Stop()
+		r.wake, r.wakeKind = nil, wakeNone
+	}
+}
+
+// publish completes st with the annotations every variant carries and makes
+// it current, unless nothing a reader could see changed.
+func (r *runner) publish(st Status) {
+	st.Model, st.Warning, st.SettingsError = r.cfg.Model, r.cfg.Warning, r.cfg.SettingsError
+	if st.State == Restarting {
+		st.MaxTries = r.cfg.Policy.MaxRestarts
+	}
+	now := time.Now()
+	st.Since = r.st.Since
+	if st.State != r.st.State || st.Since.IsZero() {
+		st.Since = now
+	}
+	if st.Equal(r.st) {
+		return
+	}
+	if st.State != r.st.State && !LegalTransition(r.st.State, st.State) {
+		r.s.log.Error("illegal status transition (bug)", "from", r.st.State, "to", st.State)
+	}
+	r.s.log.Info("status", "state", st.State, "pid", st.PID, "reason", st.Reason, "attempt", st.Attempt, "last_error", st.LastError)
+	r.st = st
+	r.s.hub.publish(st, now)
+}
+
+func (r *runner) openLog() *logfile.File {
+	if r.cfg.LogPath == "" {
+		return nil
+	}
+	if r.logFile != nil && r.logFile.Path() == r.cfg.LogPath {
+		return r.logFile
+	}
+	if r.logFile != nil {
+		r.logFile.Close()
+	}
+	f, err := logfile.Open(r.cfg.LogPath, 0)
+	if err != nil {
+		r.s.log.Warn("cannot open llama-server log; its output is discarded", "path", r.cfg.LogPath, "err", err)
+		r.logFile = nil
+		return nil
+	}
+	r.logFile = f
+	return f
+}
+
+// shutdown stops the child, publishes the final stopped and ends every
+// subscription. It runs when Run returns.
+func (r *runner) shutdown() {
+	r.stopChild()
+	r.disarm()
+	r.probes.Wait()
+	r.publish(Status{State: Stopped})
+	r.s.closeProber()
+	if r.logFile != nil {
+		r.logFile.Close()
+	}
+	r.s.hub.close()
+}
