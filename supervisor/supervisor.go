@@ -48,7 +48,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Supervisor) { s.log = l 
 // New builds a supervisor for cfg. It starts nothing: Run does.
 func New(cfg Config, opts ...Option) *Supervisor {
 	s := &Supervisor{
-		hub:  newHub(Status{State: NotSpawning, Reason: "not started yet", Model: cfg.Model, Since: time.Now()}),
+		hub:  newHub(Status{State: NotSpawning, Reason: "ocm-tray is starting up", Model: cfg.Model, Since: time.Now()}),
 		mail: newMailbox(),
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
