@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
@@ -242,7 +241,7 @@ func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev supervisor.E
 // connEnded reports whether a read error means the agent closed the
 // connection (with or without unread data on its side).
 func connEnded(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, io.EOF) || isReset(err)
 }
 
 // replyError explains a reply that never came.

@@ -19,10 +19,13 @@
 //     Status JSON with an extra "at" (RFC 3339 with nanoseconds; on the first
 //     line at = since). When the supervisor stops, the stream ends after the
 //     final {"state":"stopped",...} line and the server closes. A watcher that
-//     falls too far behind gets one {"error":"..."} line, then the close.
+//     falls too far behind gets one {"error":"..."} line, then the close. The
+//     client keeps its side open: the server takes the end of its input for
+//     the watcher going away and ends the stream at once.
 //
 // Anything else (too long, not JSON, an unknown cmd, too many connections)
-// is answered with one {"error":"..."} line and the close. The lines the
+// is answered with one {"error":"..."} line and the close; a client that
+// has not sent its request within 5 s is dropped. The lines the
 // client hands out are the server's bytes verbatim: `status --json` and
 // `status --watch --json` print them as they are.
 //

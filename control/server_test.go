@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func readAll(t *testing.T, nc net.Conn) []string {
 	}
 	// A server that closes with our bytes unread resets the connection
 	// after its lines: that is an end too.
-	if err := sc.Err(); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+	if err := sc.Err(); err != nil && !isReset(err) {
 		t.Fatalf("reading replies %q: %v", lines, err)
 	}
 	return lines
@@ -549,7 +548,7 @@ func TestDialNoAgent(t *testing.T) {
 func TestSupervisorAgent(t *testing.T) {
 	noLeaks(t)
 	sup := supervisor.New(supervisor.Config{Model: "qwen"})
-	ts := startServerAgent(t, SupervisorAgent(sup))
+	ts := startServer(t, SupervisorAgent(sup), nil)
 	st, err := dialT(t, ts.path).Status(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -574,5 +573,3 @@ func TestSupervisorAgent(t *testing.T) {
 		t.Fatalf("first watch line %s, want %s", line, want)
 	}
 }
-
-func startServerAgent(t *testing.T, agent Agent) *testServer { return startServer(t, agent, nil) }

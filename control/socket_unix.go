@@ -20,3 +20,9 @@ func isNoAgent(err error) bool {
 
 // restrictSocket makes the socket file 0600, whatever the umask was.
 func restrictSocket(path string) error { return os.Chmod(path, 0o600) }
+
+// isReset reports whether err says the peer closed the connection abruptly
+// (on a unix socket: it closed with our bytes unread).
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

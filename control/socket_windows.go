@@ -21,3 +21,8 @@ func isNoAgent(err error) bool {
 // restrictSocket is a no-op: Windows has no mode bits; the runtime
 // directory's ACL keeps other users out.
 func restrictSocket(string) error { return nil }
+
+// isReset reports whether err says the peer closed the connection abruptly.
+func isReset(err error) bool {
+	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, windows.WSAECONNABORTED)
+}

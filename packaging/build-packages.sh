@@ -14,10 +14,13 @@
 #               0.0.0+g<commit> without a tag. Must start with a digit.
 #   GOARCH      amd64 (default) or arm64
 #   MAINTAINER  the packages' Maintainer/Packager field
-#   ICON_DIR    where the app icons app-<size>.png are (default assets/icons)
+#   ICON_DIR    where the app icons app_<size>.png and app.svg are
+#               (default assets/icons/app, written by assets/icons/gen)
 set -euo pipefail
 
-NFPM_VERSION=v2.45.2 # newer releases need go.digitalxero.dev modules
+# Pinned. v2.46 and later pull go.digitalxero.dev modules, which the Go module
+# proxy refused (403) when this was written; check before raising it.
+NFPM_VERSION=v2.45.2
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -80,19 +83,19 @@ if ! go version -m "$nfpm" 2>/dev/null | grep -q "github.com/goreleaser/nfpm/v2[
 fi
 
 # --- icons ----------------------------------------------------------------
-# assets/icons/app-<size>.png (or app-<size>x<size>.png) becomes
-# hicolor/<size>x<size>/apps/ocm-tray.png; app.svg, if there, hicolor/scalable.
-icon_dir=${ICON_DIR:-assets/icons}
-png_size() { # width and height from the IHDR chunk
+# $ICON_DIR/app_<size>.png becomes hicolor/<size>x<size>/apps/ocm-tray.png,
+# app.svg hicolor/scalable/apps/ocm-tray.svg. Each PNG's real size is checked
+# against its name: a theme looks an icon up by its directory.
+icon_dir=${ICON_DIR:-assets/icons/app}
+png_size() { # width x height, from the IHDR chunk
 	od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'
 }
 n_icons=0
 shopt -s nullglob
-for f in "$icon_dir"/app-*.png; do
-	base=$(basename "$f" .png)
-	size=${base#app-}
-	size=${size%%x*}
-	[[ $size =~ ^[0-9]+$ ]] || die "$f: want app-<size>.png"
+for f in "$icon_dir"/app[_-]*.png; do
+	size=$(basename "$f" .png)
+	size=${size#app[_-]}
+	[[ $size =~ ^[0-9]+$ ]] || die "$f: want app_<size>.png"
 	[[ $(png_size "$f") == "${size}x${size}" ]] ||
 		die "$f: is $(png_size "$f") pixels, its name says ${size}x${size}"
 	mkdir -p "$STAGE_DIR/hicolor/${size}x${size}/apps"
@@ -104,12 +107,18 @@ if [[ -f $icon_dir/app.svg ]]; then
 	cp "$icon_dir/app.svg" "$STAGE_DIR/hicolor/scalable/apps/ocm-tray.svg"
 	n_icons=$((n_icons + 1))
 fi
-((n_icons > 0)) || die "no app icon in $icon_dir (want app-<size>.png, e.g. app-48.png)"
+((n_icons > 0)) || die "no app icon in $icon_dir (want app_<size>.png and/or app.svg)"
 
 # --- packages -------------------------------------------------------------
+# The same commit gives the same packages: file times are the commit's.
+if [[ -z "${SOURCE_DATE_EPOCH:-}" ]] && t=$(git log -1 --format=%ct 2>/dev/null); then
+	export SOURCE_DATE_EPOCH=$t
+fi
 deb=$dist/ocm-tray_${VERSION}_${GOARCH}.deb
 rpm=$dist/ocm-tray-${VERSION}.${rpm_arch}.rpm
 rm -f "$deb" "$rpm"
 "$nfpm" package --config packaging/nfpm.yaml --packager deb --target "$deb"
 "$nfpm" package --config packaging/nfpm.yaml --packager rpm --target "$rpm"
+# For packaging/ci-check-packages.sh and other scripts: what was just built.
+printf 'VERSION=%q\nDEB=%q\nRPM=%q\n' "$VERSION" "$deb" "$rpm" >"$dist/build/last-build.env"
 ls -l "$deb" "$rpm"

@@ -145,6 +145,9 @@ func syntaxProblem(file string, data []byte, err error) Problem {
 		p.Fix = "keep only one of the duplicates"
 	case strings.Contains(p.Msg, "too large"), strings.Contains(p.Msg, "out of range"):
 		p.Fix = "use a smaller number"
+	case strings.Contains(p.Msg, "expected keyword"), strings.Contains(p.Msg, "at start of value"):
+		// go-toml reads an unquoted word as a failed true/false/inf/nan.
+		p.Fix = `write text in double quotes ("..."), numbers without them, durations as "10s"`
 	}
 	if p.Line == 0 && p.Key == "" {
 		// Never expected from go-toml; keep the problem locatable anyway.

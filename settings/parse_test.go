@@ -251,7 +251,7 @@ func TestSyntaxErrors(t *testing.T) {
 		doc  string
 		want want
 	}{
-		{"missing value", "backend = \"llamacpp\"\nmodel_id =\n", want{2, "model_id", "unexpected character", "TOML syntax", false}},
+		{"missing value", "backend = \"llamacpp\"\nmodel_id =\n", want{2, "model_id", "unexpected character", "double quotes", false}},
 		{"unterminated string", "[supervisor]\n\nmax_backoff = \"10s\n", want{3, "supervisor.max_backoff", "", "", false}},
 		{"duplicate key", "backend = \"a\"\nbackend = \"b\"\n", want{2, "backend", "already defined", "keep only one", false}},
 		{"duplicate table", "[supervisor]\n[notifications]\n[supervisor]\n", want{3, "supervisor", "already exists", "keep only one", false}},

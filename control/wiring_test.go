@@ -1,0 +1,68 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// The wiring main uses, with the real supervisor: "quit" cancels the
+// agent's context, Run stops and returns, Close answers the quit. The
+// watcher sees the final stopped line and ends cleanly; quit returns only
+// after Run returned.
+func TestQuitWithRealSupervisor(t *testing.T) {
+	noLeaks(t)
+	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	sup := supervisor.New(supervisor.Config{Refusal: "model file m.gguf not found", Model: "m"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := Listen(path, SupervisorAgent(sup), cancel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ctx) }()
+	runReturned := make(chan struct{})
+	agentDone := make(chan error, 1)
+	go func() {
+		err := sup.Run(ctx)
+		close(runReturned)
+		agentDone <- errors.Join(err, srv.Close(), <-serveErr)
+	}()
+
+	var states []supervisor.State
+	watchErr := make(chan error, 1)
+	watching := make(chan struct{})
+	wc := dialT(t, path)
+	go func() {
+		watchErr <- wc.Watch(context.Background(), func(_ []byte, ev supervisor.Event) error {
+			states = append(states, ev.Status.State)
+			if ev.Status.State == supervisor.NotSpawning && ev.Status.Reason != "not started yet" {
+				close(watching) // Run is supervising
+			}
+			return nil
+		})
+	}()
+	<-watching
+
+	if err := dialT(t, path).Do(ctxT(t), "quit"); err != nil {
+		t.Fatalf("quit: %v", err)
+	}
+	select {
+	case <-runReturned:
+	default:
+		t.Fatal("quit returned before the supervisor's Run did")
+	}
+	if err := <-watchErr; err != nil {
+		t.Fatalf("Watch: %v (states %v)", err, states)
+	}
+	if len(states) == 0 || states[len(states)-1] != supervisor.Stopped {
+		t.Fatalf("watch states %v, want the last to be stopped", states)
+	}
+	if err := <-agentDone; err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+}

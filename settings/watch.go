@@ -1,0 +1,107 @@
+package settings
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// DefaultDebounce is how long Watch waits after the last change before it
+// reports: editors save in bursts (write a temp file, rename it over the
+// original, chmod), and a model download writes for minutes.
+const DefaultDebounce = 250 * time.Millisecond
+
+// Watch calls changed whenever something in one of dirs changes (the
+// settings file's folder, the models folder), once per burst of changes.
+// It watches folders, not files, because editors replace a file by renaming
+// a new one over it, which ends a watch on the old file. A folder that does
+// not exist yet is watched through its nearest existing parent and picked up
+// when it appears. It uses inotify (fsnotify), not polling: polling the file
+// every 500 ms would cost more CPU than the whole idle agent.
+//
+// Watch returns when ctx is done; changed is called from Watch's goroutine.
+func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed func()) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	watched := map[string]bool{}
+	rewatch := func() {
+		for _, d := range dirs {
+			target := nearestExisting(d)
+			if target != "" && !watched[target] {
+				if w.Add(target) == nil {
+					watched[target] = true
+				}
+			}
+		}
+	}
+	rewatch()
+	relevant := func(name string) bool {
+		for _, d := range dirs {
+			if name == d || strings.HasPrefix(name, d+string(filepath.Separator)) || strings.HasPrefix(d, name+string(filepath.Separator)) {
+				return true
+			}
+		}
+		return false
+	}
+	var timer *time.Timer
+	var fire <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if !relevant(filepath.Clean(ev.Name)) {
+				continue
+			}
+			if ev.Has(fsnotify.Create) {
+				rewatch() // a watched folder may have just appeared
+			}
+			if timer == nil {
+				timer = time.NewTimer(debounce)
+			} else {
+				timer.Reset(debounce)
+			}
+			fire = timer.C
+		case <-w.Errors:
+			// An overflow means events were lost: treat it as a change.
+			rewatch()
+			if timer == nil {
+				timer = time.NewTimer(debounce)
+			} else {
+				timer.Reset(debounce)
+			}
+			fire = timer.C
+		case <-fire:
+			fire = nil
+			rewatch()
+			changed()
+		}
+	}
+}
+
+// nearestExisting returns dir or its closest ancestor that is a directory.
+func nearestExisting(dir string) string {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return ""
+		}
+	}
+}
