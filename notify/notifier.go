@@ -108,7 +108,9 @@ func (n *Notifier) currentLevel() Level {
 // delays notifications, not the events channel. Run returns nil when ctx is
 // done (dropping what is not delivered yet) or when events is closed (after
 // delivering what is pending, within one send timeout). Every goroutine and
-// connection it opened is gone by then.
+// connection it opened is gone by then, with one exception on Windows and
+// macOS: beeep takes no context, so a beeep call stuck in the OS past its
+// timeout is abandoned (at most one at a time) and ends when the OS returns.
 func (n *Notifier) Run(ctx context.Context, events <-chan supervisor.Event) error {
 	q := newQueue()
 	sendCtx, cancelSend := context.WithCancel(ctx)
@@ -207,4 +209,16 @@ func (n *Notifier) sendLoop(ctx context.Context, q *queue, b backend) {
 			n.log.Debug("desktop notification not delivered", "summary", m.Summary, "err", err)
 		}
 	}
+}
+
+// Once delivers a single message outside any Notifier, bounded by
+// DefaultSendTimeout, and reports whether it was shown. A second agent uses
+// it to say "already running" before it exits.
+func Once(ctx context.Context, m Message, opts ...Option) error {
+	n := New(LevelAll, nil, opts...)
+	b := newBackend(n.cfg)
+	defer b.close()
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	return b.send(ctx, m)
 }

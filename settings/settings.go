@@ -66,12 +66,12 @@ const (
 // seed's, unchanged, so a file written for the seed's daemon loads as it is.
 type Settings struct {
 	Backend           Backend  `toml:"backend"`
-	ModelID           string   `toml:"model_id"`
+	ModelID           string   `toml:"model_id,omitempty"`
 	InferenceBaseURL  string   `toml:"inference_base_url"`
-	LlamaServerBinary string   `toml:"llama_server_binary"` // "" = never spawn
-	ModelsDir         string   `toml:"models_dir"`          // "" = the XDG default (Paths.ModelsDir)
-	CtxLen            int      `toml:"ctx_len"`             // 0 = the model's own
-	LlamaServerArgs   []string `toml:"llama_server_args"`   // appended verbatim, never through a shell
+	LlamaServerBinary string   `toml:"llama_server_binary,omitempty"` // "" = never spawn
+	ModelsDir         string   `toml:"models_dir,omitempty"`          // "" = the XDG default (Paths.ModelsDir)
+	CtxLen            int      `toml:"ctx_len"`                       // 0 = the model's own
+	LlamaServerArgs   []string `toml:"llama_server_args,omitempty"`   // appended verbatim, never through a shell
 
 	Supervisor    SupervisorSettings   `toml:"supervisor"`
 	Notifications NotificationSettings `toml:"notifications"`

@@ -113,6 +113,10 @@ type layer struct {
 	fill    color.NRGBA
 	outline float64 // pixels
 	stroke  color.NRGBA
+	// edge, when set, is the shape whose border gets the outline instead of
+	// shape's: a hole inside edge then stays open instead of filling up
+	// with outline at small sizes.
+	edge sdf
 }
 
 // render paints the layers in order onto a transparent size×size image.
@@ -163,10 +167,14 @@ func sample(p vec, size int, layers []layer) (color.NRGBA, bool) {
 	hit := false
 	for _, l := range layers {
 		d := l.shape(p)
+		e := d
+		if l.edge != nil {
+			e = l.edge(p)
+		}
 		switch {
 		case d < 0:
 			out, hit = l.fill, true
-		case l.outline > 0 && d < l.outline/float64(size):
+		case l.outline > 0 && e >= 0 && e < l.outline/float64(size):
 			out, hit = l.stroke, true
 		}
 	}

@@ -78,10 +78,12 @@ func glyph(state string, size int) []layer {
 		const half = 0.085
 		r := 0.5 - m - half
 		d := (r - half) / math.Sqrt2
-		return []layer{out(union(
+		l := out(union(
 			ring(centre, r, half),
 			segment(vec{0.5 - d, 0.5 - d}, vec{0.5 + d, 0.5 + d}, half),
-		), grey)}
+		), grey)
+		l.edge = circle(centre, r+half) // keep the two openings open
+		return []layer{l}
 	}
 	panic("unknown state " + state)
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -87,10 +88,14 @@ func Cleanup() {
 // llama-server: the executable's path, and the environment to give it (this
 // process's environment plus OCM_FAKE_LLAMA_HELPER=1). Append FAKE_LLAMA_*
 // knobs to env as needed; pass the llama-server flags as the arguments.
+//
+// GORACE gains atexit_sleep_ms=0: a -race test binary otherwise sleeps a
+// second before every exit, and the fake's "exit 1 at once" would not be.
 func HelperCommand() (path string, env []string) {
 	path, err := os.Executable()
 	if err != nil {
 		path = os.Args[0]
 	}
-	return path, append(os.Environ(), fakellama.HelperEnv+"=1")
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	return path, append(os.Environ(), fakellama.HelperEnv+"=1", "GORACE="+gorace)
 }

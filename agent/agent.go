@@ -1,0 +1,308 @@
+// Package agent is the running ocm-tray: it wires the settings, the
+// supervisor, the control socket, the settings watcher, notifications and
+// the tray together, and orders their shutdown so the child is reaped before
+// the process exits. It decides nothing itself: each policy lives in the
+// package that owns it.
+//
+// # Goroutines
+//
+// Run's goroutine runs the supervisor. Beside it, each with one owner and
+// one end: the control server, the settings watcher, the notifier and the
+// tray. All stop when Run's context is cancelled (a signal, the tray's Quit,
+// `ocm-tray quit`), and Run returns only after every one of them returned.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/control"
+	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+	"github.com/OpenCircuitDev/ocm-tray/notify"
+	"github.com/OpenCircuitDev/ocm-tray/settings"
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/tray"
+)
+
+// File names inside the runtime directory (DESIGN §2).
+const (
+	SocketName  = "ocm-tray.sock"
+	PIDFileName = "llama-server.pid"
+	AgentLog    = "ocm-tray.log"
+)
+
+// Options are the command line's choices.
+type Options struct {
+	ConfigPath string    // --config; empty = the XDG default
+	Headless   bool      // --headless: no tray
+	Stderr     io.Writer // where the agent also logs, and says "already running"
+}
+
+// SocketPath is where the agent listens, for the CLI client.
+func SocketPath(p settings.Paths) string { return filepath.Join(p.RuntimeDir, SocketName) }
+
+// Run runs the agent until ctx is done or the user quits. It returns nil
+// after a clean shutdown, and also when another agent is already running
+// (after saying so): a second start is not an error (DESIGN §6).
+func Run(ctx context.Context, opts Options) error {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	paths, err := settings.ResolvePaths(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if err := settings.EnsureRuntimeDir(paths.RuntimeDir); err != nil {
+		return err
+	}
+	if err := settings.EnsureStateDir(paths.StateDir); err != nil {
+		return err
+	}
+	logFile, err := logfile.Open(filepath.Join(paths.StateDir, AgentLog), 0)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(opts.Stderr, logFile), nil))
+
+	lock, err := control.AcquireLock(paths.RuntimeDir)
+	var already *control.AlreadyRunningError
+	if errors.As(err, &already) {
+		fmt.Fprintf(opts.Stderr, "ocm-tray: %s\n", already)
+		_ = notify.Once(ctx, notify.Message{Summary: "ocm-tray is already running", Body: fmt.Sprintf("Its icon is in the tray (pid %d). Use `ocm-tray status` to see what it is doing.", already.PID)})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+
+	a := &agent{opts: opts, paths: paths, log: log}
+	return a.run(ctx)
+}
+
+type agent struct {
+	opts  Options
+	paths settings.Paths
+	log   *slog.Logger
+
+	// Owned by the watcher goroutine after start.
+	lastGood settings.Settings
+	haveGood bool // lastGood came from a valid file (or defaults)
+}
+
+func (a *agent) run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	pidFile := filepath.Join(a.paths.RuntimeDir, PIDFileName)
+
+	// A llama-server left behind by an earlier agent (one killed where the
+	// parent-death signal does not exist) is stopped before we start ours.
+	if pid, err := supervisor.StopLeftover(ctx, pidFile, supervisor.DefaultPolicy().StopTimeout); err != nil {
+		a.log.Warn("could not stop a leftover llama-server", "err", err)
+	} else if pid != 0 {
+		a.log.Info("stopped a leftover llama-server from an earlier run", "pid", pid)
+	}
+
+	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
+	a.logProblems(problems)
+	cfg := a.config(s, problems, true)
+	if !settings.HasErrors(problems) {
+		a.lastGood, a.haveGood = s, true
+	}
+	sup := supervisor.New(cfg, supervisor.WithLogger(a.log))
+
+	srv, err := control.Listen(SocketPath(a.paths), control.SupervisorAgent(sup), cancel, a.log)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+
+	var wg sync.WaitGroup
+	goDo := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn(name+" ended", "err", err)
+			}
+		}()
+	}
+	goDo("control server", func() error { return srv.Serve(ctx) })
+
+	notifier := notify.New(notify.Level(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.LogFile()))
+	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
+
+	goDo("settings watcher", func() error {
+		dirs := []string{filepath.Dir(a.paths.ConfigFile), settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}
+		return settings.Watch(ctx, dirs, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
+	})
+
+	// The tray lives until the supervisor has reaped the child: Quit must
+	// not remove the icon of a server that is still shutting down.
+	trayCtx, trayCancel := context.WithCancel(context.Background())
+	defer trayCancel()
+	var trayDone chan struct{}
+	if !a.opts.Headless {
+		t := tray.New(a.actions(sup, cancel), a.log)
+		trayDone = make(chan struct{})
+		go func() {
+			defer close(trayDone)
+			if err := t.Run(trayCtx); err != nil {
+				a.log.Warn("tray ended", "err", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feedTray(ctx, sup, t)
+		}()
+	}
+
+	runErr := sup.Run(ctx) // returns after the child is reaped
+	srv.Close()            // answers pending `ocm-tray quit`s: the child is gone
+	cancel()
+	wg.Wait()
+	trayCancel()
+	if trayDone != nil {
+		<-trayDone
+	}
+	return runErr
+}
+
+// config turns loaded settings into the supervisor's Config. With errors in
+// the file: at start, not_spawning with settings_error; on reload, the last
+// good settings stay in force with settings_error set (DESIGN §3).
+func (a *agent) config(s settings.Settings, problems []settings.Problem, atStart bool) supervisor.Config {
+	if settings.HasErrors(problems) {
+		msg := errorText(problems)
+		if atStart {
+			cfg := supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: msg}
+			return cfg
+		}
+		cfg := a.build(a.lastGood)
+		cfg.SettingsError = msg
+		return cfg
+	}
+	return a.build(s)
+}
+
+func (a *agent) build(s settings.Settings) supervisor.Config {
+	cfg := settings.BuildConfig(s, a.paths, a.paths.ConfigFile)
+	cfg.PIDFile = filepath.Join(a.paths.RuntimeDir, PIDFileName)
+	return cfg
+}
+
+// reload re-reads the settings after a change to the settings folder or the
+// models folder. A valid file takes effect (the supervisor restarts the
+// child only if what it runs changed); an invalid one keeps the running
+// child and the last good settings and sets settings_error.
+func (a *agent) reload(sup *supervisor.Supervisor, n *notify.Notifier) {
+	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
+	a.logProblems(problems)
+	hadGood := a.haveGood
+	if !settings.HasErrors(problems) {
+		a.lastGood, a.haveGood = s, true
+		n.SetLevel(notify.Level(s.Notifications.Level))
+	}
+	if settings.HasErrors(problems) && !hadGood {
+		// Never had valid settings: still not spawning, with the new errors.
+		sup.Apply(a.config(s, problems, true))
+		return
+	}
+	sup.Apply(a.config(s, problems, false))
+}
+
+func (a *agent) logProblems(problems []settings.Problem) {
+	for _, p := range problems {
+		if p.Warning {
+			a.log.Warn("settings", "problem", p.String())
+		} else {
+			a.log.Error("settings", "problem", p.String())
+		}
+	}
+}
+
+// errorText joins the error problems into one settings_error line.
+func errorText(problems []settings.Problem) string {
+	var parts []string
+	for _, p := range problems {
+		if !p.Warning {
+			parts = append(parts, p.String())
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// notifyLoop feeds every status change to the notifier. The notifier drains
+// its queue promptly and sends in the background; should it ever fall
+// behind and be cut off, it resubscribes from the current status.
+func (a *agent) notifyLoop(ctx context.Context, sup *supervisor.Supervisor, n *notify.Notifier) error {
+	for {
+		sub := sup.Subscribe(256)
+		err := n.Run(ctx, sub.C)
+		sub.Close()
+		if ctx.Err() != nil || sub.Err() == nil {
+			return err
+		}
+		a.log.Warn("notifications fell behind; resubscribing", "err", sub.Err())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// feedTray hands the latest status to the tray on every change. Update
+// never blocks, and several changes may collapse into one: an icon only
+// shows the latest.
+func feedTray(ctx context.Context, sup *supervisor.Supervisor, t *tray.Tray) {
+	changes, release := sup.Changes()
+	defer release()
+	t.Update(sup.Status())
+	for {
+		select {
+		case <-ctx.Done():
+			t.Update(sup.Status())
+			return
+		case <-changes:
+			t.Update(sup.Status())
+		}
+	}
+}
+
+// actions are the tray menu's verbs. Each posts a message and returns at
+// once: the tray's goroutine never waits for the supervisor.
+func (a *agent) actions(sup *supervisor.Supervisor, quit context.CancelFunc) tray.Actions {
+	return tray.Actions{
+		Start:   sup.Start,
+		Stop:    sup.Stop,
+		Restart: sup.Restart,
+		Quit:    quit,
+		OpenSettings: func() {
+			created, err := settings.CreateTemplate(a.paths.ConfigFile)
+			if err != nil {
+				a.log.Warn("cannot create the settings template", "path", a.paths.ConfigFile, "err", err)
+			} else if created {
+				a.log.Info("created a commented settings template", "path", a.paths.ConfigFile)
+			}
+			a.open(a.paths.ConfigFile)
+		},
+		OpenLogs: func() { a.open(a.paths.StateDir) },
+	}
+}
+
+// open shows path in the desktop's default application, without waiting.
+func (a *agent) open(path string) {
+	if err := openPath(path); err != nil {
+		a.log.Warn("cannot open", "path", path, "err", err)
+	}
+}

@@ -1,0 +1,565 @@
+package notify
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// These tests run a real dbus-daemon of their own and a fake
+// org.freedesktop.Notifications on it; nothing depends on the session the
+// tests happen to run in.
+
+// waitLimit bounds every wait for something that should happen at once.
+const waitLimit = 5 * time.Second
+
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`
+
+// shortTempDir returns a directory short enough for a unix socket path
+// (t.TempDir() paths can exceed the ~108-byte limit).
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ocmn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startBus starts a private dbus-daemon listening in dir (no service
+// activation: nothing on this machine can answer for a name but the test)
+// and returns its address and a function that kills it. Cleanup kills it
+// too.
+func startBus(t *testing.T, dir string) (addr string, kill func()) {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Fatalf("these tests need dbus-daemon (Debian/Ubuntu: apt-get install dbus): %v", err)
+	}
+	sock := filepath.Join(dir, "bus")
+	os.Remove(sock) // left by a daemon killed before
+	conf := filepath.Join(dir, "bus.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, busConfig, sock), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address=1")
+	// Its complaints (it cannot raise the fd limit in a container, say) go
+	// to a file, shown only when a test fails.
+	stderr, err := os.Create(filepath.Join(dir, "bus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(func() {
+		kill()
+		if b, _ := os.ReadFile(stderr.Name()); t.Failed() && len(b) > 0 {
+			t.Logf("dbus-daemon said:\n%s", b)
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon printed no address: %v", err)
+	}
+	return strings.TrimSpace(line), kill
+}
+
+func dial(t *testing.T, addr string) *dbus.Conn {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatalf("connecting to the test bus: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func ownName(t *testing.T, conn *dbus.Conn) {
+	t.Helper()
+	reply, err := conn.RequestName(notificationsName, dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("owning %s: reply %v, err %v", notificationsName, reply, err)
+	}
+}
+
+// notifyCall is one Notify call as the server saw it.
+type notifyCall struct {
+	AppName    string
+	ReplacesID uint32
+	Icon       string
+	Summary    string
+	Body       string
+	Hints      map[string]dbus.Variant
+	Timeout    int32
+	ID         uint32 // what the server answered
+}
+
+func (c notifyCall) urgency() any { return c.Hints["urgency"].Value() }
+
+// fakeServer is an org.freedesktop.Notifications that records every call
+// and answers with a fresh id each time, so a test can tell which id the
+// next call carries in replaces_id.
+type fakeServer struct {
+	caps    []string
+	gate    chan struct{} // when set, Notify answers only once it is closed
+	arrived chan string   // the summary of every call, as it arrives
+	calls   chan notifyCall
+
+	mu     sync.Mutex
+	nextID uint32
+}
+
+func startFakeServer(t *testing.T, addr string, caps []string, gate chan struct{}) *fakeServer {
+	t.Helper()
+	f := &fakeServer{caps: caps, gate: gate, arrived: make(chan string, 100), calls: make(chan notifyCall, 100), nextID: 100}
+	conn := dial(t, addr)
+	if err := conn.Export(f, notificationsPath, notificationsIface); err != nil {
+		t.Fatal(err)
+	}
+	ownName(t, conn)
+	return f
+}
+
+// Notify implements org.freedesktop.Notifications.Notify.
+func (f *fakeServer) Notify(appName string, replacesID uint32, icon, summary, body string,
+	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
+	f.arrived <- summary
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	id := f.nextID
+	f.nextID++
+	f.mu.Unlock()
+	f.calls <- notifyCall{AppName: appName, ReplacesID: replacesID, Icon: icon, Summary: summary,
+		Body: body, Hints: hints, Timeout: timeout, ID: id}
+	return id, nil
+}
+
+// GetCapabilities implements org.freedesktop.Notifications.GetCapabilities.
+func (f *fakeServer) GetCapabilities() ([]string, *dbus.Error) { return f.caps, nil }
+
+func (f *fakeServer) next(t *testing.T) notifyCall {
+	t.Helper()
+	select {
+	case c := <-f.calls:
+		return c
+	case <-time.After(waitLimit):
+		t.Fatal("no Notify call arrived")
+		return notifyCall{}
+	}
+}
+
+func (f *fakeServer) none(t *testing.T) {
+	t.Helper()
+	select {
+	case c := <-f.calls:
+		t.Fatalf("unexpected Notify call: %+v", c)
+	default:
+	}
+}
+
+// hungServer owns org.freedesktop.Notifications and never answers: its
+// connection diverts every incoming message to a channel.
+func startHungServer(t *testing.T, addr string) <-chan *dbus.Message {
+	t.Helper()
+	conn := dial(t, addr)
+	ownName(t, conn)
+	msgs := make(chan *dbus.Message, 64)
+	conn.Eavesdrop(msgs)
+	return msgs
+}
+
+func waitMethodCall(t *testing.T, msgs <-chan *dbus.Message) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case m := <-msgs:
+			if m.Type == dbus.TypeMethodCall {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the hung server got no call")
+		}
+	}
+}
+
+// runNotifier starts n.Run and returns its result channel.
+func runNotifier(ctx context.Context, n *Notifier, events <-chan supervisor.Event) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx, events) }()
+	return done
+}
+
+func waitRun(t *testing.T, done <-chan error, limit time.Duration) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("Run did not return within %v", limit)
+	}
+}
+
+// send hands statuses to Run one at a time and fails the test if Run does
+// not take them before deadline.
+func send(t *testing.T, events chan<- supervisor.Event, deadline <-chan time.Time, ss ...supervisor.Status) {
+	t.Helper()
+	for i, s := range ss {
+		select {
+		case events <- supervisor.Event{At: time.Now(), Status: s}:
+		case <-deadline:
+			t.Fatalf("Run stopped draining events: %d of %d taken", i, len(ss))
+		}
+	}
+}
+
+// checkGoroutines fails the test unless the goroutine count falls back to
+// base: Run must leave nothing behind.
+func checkGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d, want at most %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling a count, not synchronising
+	}
+}
+
+// logRecords is a slog handler that hands every record to the test.
+type logRecords chan slog.Record
+
+func (l logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l logRecords) Handle(_ context.Context, r slog.Record) error {
+	l <- r
+	return nil
+}
+func (l logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l logRecords) WithGroup(string) slog.Handler      { return l }
+
+func (l logRecords) next(t *testing.T) slog.Record {
+	t.Helper()
+	select {
+	case r := <-l:
+		return r
+	case <-time.After(waitLimit):
+		t.Fatal("nothing was logged")
+		return slog.Record{}
+	}
+}
+
+func TestNotifyOverDBus(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	srv := startFakeServer(t, addr, []string{"body"}, nil)
+	base := runtime.NumGoroutine()
+
+	n := New(LevelAll, nil, WithBusAddress(addr))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	deadline := time.After(waitLimit)
+
+	// The agent's placeholder status is not worth a notification.
+	send(t, events, deadline, placeholder, starting)
+	first := srv.next(t)
+	if first.AppName != "ocm-tray" || first.Icon != "ocm-tray" || first.ReplacesID != 0 ||
+		first.urgency() != byte(1) || first.Timeout != -1 ||
+		first.Hints["desktop-entry"].Value() != "ocm-tray" || !strings.Contains(first.Summary, "starting") {
+		t.Errorf("first call: %+v", first)
+	}
+
+	prev := first
+	for _, s := range []supervisor.Status{running, restarting1} {
+		send(t, events, deadline, s)
+		c := srv.next(t)
+		if c.ReplacesID != prev.ID {
+			t.Errorf("%s: replaces_id %d, want %d (the id of the previous notification)", s.State, c.ReplacesID, prev.ID)
+		}
+		if c.urgency() != byte(1) || c.Timeout != -1 {
+			t.Errorf("%s: urgency %v, timeout %d; want 1, -1", s.State, c.urgency(), c.Timeout)
+		}
+		prev = c
+	}
+
+	bad := failed
+	bad.LastError = "signal: aborted: <unk> & friends"
+	send(t, events, deadline, bad)
+	c := srv.next(t)
+	if c.urgency() != byte(2) || c.Timeout != 0 || c.ReplacesID != prev.ID {
+		t.Errorf("failed_after_max_restarts: urgency %v, timeout %d, replaces_id %d; want 2, 0, %d",
+			c.urgency(), c.Timeout, c.ReplacesID, prev.ID)
+	}
+	if !strings.Contains(c.Summary, "failed") || !strings.Contains(c.Body, bad.LastError) {
+		t.Errorf("failed_after_max_restarts: summary %q, body %q (no body-markup: text as is)", c.Summary, c.Body)
+	}
+
+	close(events)
+	waitRun(t, done, waitLimit)
+	srv.none(t)
+	checkGoroutines(t, base)
+}
+
+func TestNotifyEscapesForMarkupServers(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	srv := startFakeServer(t, addr, []string{"body", "body-markup"}, nil)
+
+	n := New(LevelFailures, nil, WithBusAddress(addr))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	bad := failed
+	bad.LastError = "signal: aborted: <unk> & friends"
+	send(t, events, time.After(waitLimit), running, bad)
+	if c := srv.next(t); !strings.Contains(c.Body, "&lt;unk&gt; &amp; friends") {
+		t.Errorf("body %q: markup not escaped", c.Body)
+	}
+	close(events)
+	waitRun(t, done, waitLimit)
+}
+
+// While the server sits on one call, later messages coalesce to the newest,
+// except that a critical one is never dropped for a non-critical one.
+func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	gate := make(chan struct{})
+	srv := startFakeServer(t, addr, nil, gate)
+	base := runtime.NumGoroutine()
+
+	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Minute))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	deadline := time.After(waitLimit)
+
+	send(t, events, deadline, placeholder, starting)
+	select { // in flight: held at the gate
+	case <-srv.arrived:
+	case <-deadline:
+		t.Fatal("the first Notify did not arrive")
+	}
+	// Everything below queues behind it. The last, repeated status notifies
+	// nothing; taking it proves Run has dealt with the one before.
+	send(t, events, deadline, running, restarting1, starting, failed, starting, stopped, starting, starting)
+	close(gate)
+
+	want := []struct {
+		summary string
+		urgency byte
+	}{
+		{"starting", 1},                 // the one in flight
+		{"stopped restarting", 2},       // the critical one survives the burst
+		{"llama-server is starting", 1}, // then only the newest
+	}
+	for _, w := range want {
+		c := srv.next(t)
+		if !strings.Contains(c.Summary, w.summary) || c.urgency() != w.urgency {
+			t.Errorf("got %q urgency %v, want %q urgency %d", c.Summary, c.urgency(), w.summary, w.urgency)
+		}
+	}
+	close(events)
+	waitRun(t, done, waitLimit)
+	srv.none(t)
+	checkGoroutines(t, base)
+}
+
+// A server that owns the name but never replies stalls nothing: Run takes a
+// burst of events at once and returns promptly when cancelled.
+func TestNotifyHungServer(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	msgs := startHungServer(t, addr)
+	base := runtime.NumGoroutine()
+
+	// A send timeout far beyond the test's patience: only not waiting for
+	// the server can pass.
+	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Hour))
+	events := make(chan supervisor.Event)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := runNotifier(ctx, n, events)
+
+	send(t, events, time.After(waitLimit), placeholder, starting)
+	waitMethodCall(t, msgs) // the sender is now stuck on the server
+
+	burst := make([]supervisor.Status, 1000)
+	for i := range burst {
+		burst[i] = []supervisor.Status{running, restarting1, starting, failed}[i%4]
+	}
+	start := time.Now()
+	send(t, events, time.After(2*time.Second), burst...)
+	t.Logf("1000 events drained in %v while a Notify hung", time.Since(start))
+
+	cancel()
+	waitRun(t, done, time.Second)
+	checkGoroutines(t, base)
+}
+
+// With events closed, Run delivers what is pending but gives up on a hung
+// server after one send timeout.
+func TestNotifyHungServerEventsClosed(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	msgs := startHungServer(t, addr)
+	base := runtime.NumGoroutine()
+
+	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(100*time.Millisecond))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	send(t, events, time.After(waitLimit), placeholder, starting)
+	waitMethodCall(t, msgs)
+	send(t, events, time.After(waitLimit), failed, stopped)
+	close(events)
+	waitRun(t, done, waitLimit)
+	checkGoroutines(t, base)
+}
+
+// No bus at all: say so once, keep draining, never panic.
+func TestNotifyNoBus(t *testing.T) {
+	dead := "unix:path=" + filepath.Join(shortTempDir(t), "no-bus-here")
+	base := runtime.NumGoroutine()
+
+	logs := make(logRecords, 10)
+	n := New(LevelAll, slog.New(logs), WithBusAddress(dead))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	deadline := time.After(waitLimit)
+
+	send(t, events, deadline, placeholder)
+	warnings := 0
+	for _, s := range []supervisor.Status{starting, running, stopped} {
+		send(t, events, deadline, s)
+		r := logs.next(t) // one record per dropped notification
+		if r.Level == slog.LevelWarn {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("%d warnings about the missing bus, want 1", warnings)
+	}
+	close(events)
+	waitRun(t, done, waitLimit)
+	checkGoroutines(t, base)
+}
+
+// The environment's bus is used when no address is given; a dead one is
+// the same as none.
+func TestNotifyDeadSessionBusFromEnvironment(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(shortTempDir(t), "dead"))
+	base := runtime.NumGoroutine()
+
+	n := New(LevelAll, nil)
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	burst := make([]supervisor.Status, 1000)
+	for i := range burst {
+		burst[i] = []supervisor.Status{starting, running, restarting1, failed}[i%4]
+	}
+	send(t, events, time.After(waitLimit), burst...)
+	close(events)
+	waitRun(t, done, waitLimit)
+	checkGoroutines(t, base)
+}
+
+// When the bus goes away and comes back, the next notification reconnects.
+func TestNotifyReconnects(t *testing.T) {
+	dir := shortTempDir(t)
+	_, kill := startBus(t, dir)
+	// The address without the daemon's guid, which changes with the daemon.
+	addr := "unix:path=" + filepath.Join(dir, "bus")
+	srv := startFakeServer(t, addr, nil, nil)
+
+	logs := make(logRecords, 10)
+	n := New(LevelAll, slog.New(logs), WithBusAddress(addr))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	deadline := time.After(waitLimit)
+
+	send(t, events, deadline, placeholder, starting)
+	srv.next(t)
+
+	kill()
+	startBus(t, dir)
+	srv2 := startFakeServer(t, addr, nil, nil)
+
+	// The first send after the restart may find the old connection not yet
+	// known to be dead; it fails and says so. The next one reconnects.
+	send(t, events, deadline, running)
+	select {
+	case c := <-srv2.calls:
+		t.Logf("reconnected at once: %q", c.Summary)
+	case r := <-logs:
+		t.Logf("first send after the restart failed: %s", r.Message)
+		send(t, events, deadline, stopped)
+		srv2.next(t)
+	case <-deadline:
+		t.Fatal("neither delivered nor failed")
+	}
+	close(events)
+	waitRun(t, done, waitLimit)
+}
+
+// SetLevel takes effect from the next event.
+func TestNotifySetLevel(t *testing.T) {
+	addr, _ := startBus(t, shortTempDir(t))
+	srv := startFakeServer(t, addr, nil, nil)
+
+	n := New(LevelOff, nil, WithBusAddress(addr))
+	events := make(chan supervisor.Event)
+	done := runNotifier(t.Context(), n, events)
+	deadline := time.After(waitLimit)
+
+	send(t, events, deadline, placeholder, starting, running, restarting1, starting)
+	n.SetLevel(LevelFailures)
+	// The history was kept while off: this running is a recovery.
+	send(t, events, deadline, running)
+	if c := srv.next(t); !strings.Contains(c.Summary, "running") {
+		t.Errorf("got %q, want the recovery", c.Summary)
+	}
+	send(t, events, deadline, stopped, starting, restarting2)
+	if c := srv.next(t); !strings.Contains(c.Summary, "attempt 2") {
+		t.Errorf("got %q, want the restart", c.Summary)
+	}
+	close(events)
+	waitRun(t, done, waitLimit)
+	srv.none(t)
+}

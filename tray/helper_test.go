@@ -1,0 +1,229 @@
+package tray
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// systray keeps global state and runs once per process, so every test that
+// shows a real tray runs this test binary again as a helper process that
+// does only that (see helperMain) and talks to it over stdin/stdout.
+
+const helperEnv = "OCM_TRAY_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		os.Exit(helperMain())
+	}
+	os.Exit(m.Run())
+}
+
+// helperMain runs a Tray. stdin: one JSON status per line (Update),
+// "goroutines" (answers "stayRegistered true|false": is systray's
+// re-registration goroutine alive?), "quit" (cancel Run). stdout: "action
+// NAME" per menu action, "ready", and "exited" after Run returned and
+// Updates after it did not panic.
+func helperMain() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var mu sync.Mutex
+	say := func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf(format+"\n", a...)
+	}
+	act := func(name string) func() { return func() { say("action %s", name) } }
+	tr := New(Actions{
+		Start: act("start"), Stop: act("stop"), Restart: act("restart"),
+		OpenSettings: act("settings"), OpenLogs: act("logs"), Quit: act("quit"),
+	}, log)
+	if os.Getenv("OCM_TRAY_TEST_POISON") == "1" {
+		// What beeep does on Linux: a match rule on the shared connection.
+		// A 2-argument NotificationClosed then ends systray's watcher.
+		conn, err := dbus.SessionBus()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "poison:", err)
+			return 3
+		}
+		if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.Notifications"),
+			dbus.WithMatchMember("NotificationClosed")); err != nil {
+			fmt.Fprintln(os.Stderr, "poison:", err)
+			return 3
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	say("ready")
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "quit":
+			cancel()
+		case line == "goroutines":
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			say("stayRegistered %v", strings.Contains(string(buf[:n]), "systray.stayRegistered"))
+		default:
+			var st supervisor.Status
+			if err := json.Unmarshal([]byte(line), &st); err != nil {
+				fmt.Fprintln(os.Stderr, "bad status:", err)
+				return 3
+			}
+			tr.Update(st)
+		}
+		if line == "quit" {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "Run:", err)
+		return 4
+	}
+	for _, s := range supervisor.States { // after Run: must not panic
+		tr.Update(supervisor.Status{State: s})
+	}
+	say("exited")
+	return 0
+}
+
+// trayProc is the test's side of a helper.
+type trayProc struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   chan string
+	done  chan struct{}
+
+	mu     sync.Mutex
+	stderr []string
+}
+
+func startTray(t *testing.T, env []string, extra ...string) *trayProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(env, helperEnv+"=1"), extra...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &trayProc{t: t, cmd: cmd, stdin: stdin, out: make(chan string, 256), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.out <- sc.Text()
+		}
+		close(p.out)
+	}()
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr = append(p.stderr, sc.Text())
+			p.mu.Unlock()
+		}
+	}()
+	go func() { wg.Wait(); cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() || testing.Verbose() {
+			for _, l := range p.log() {
+				t.Logf("tray: %s", l)
+			}
+		}
+	})
+	p.expect("ready")
+	return p
+}
+
+func (p *trayProc) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.stderr...)
+}
+
+func (p *trayProc) update(st supervisor.Status) {
+	p.t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.send(string(b))
+}
+
+func (p *trayProc) send(line string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+		p.t.Fatalf("write to helper: %v", err)
+	}
+}
+
+// expect waits for a line on the helper's stdout; other lines fail the test.
+func (p *trayProc) expect(want string) {
+	p.t.Helper()
+	select {
+	case got, ok := <-p.out:
+		if !ok {
+			p.t.Fatalf("helper exited while waiting for %q", want)
+		}
+		if got != want {
+			p.t.Fatalf("helper said %q, want %q", got, want)
+		}
+	case <-time.After(waitTimeout):
+		p.t.Fatalf("helper did not say %q within %v", want, waitTimeout)
+	}
+}
+
+// waitExit waits for the helper to end and checks it exited 0.
+func (p *trayProc) waitExit() {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(waitTimeout):
+		p.t.Fatal("helper did not exit")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("helper exited with %d", code)
+	}
+}
+
+const waitTimeout = 20 * time.Second

@@ -1,0 +1,176 @@
+package tray
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// Length limits. A tooltip may wrap over a few lines; the menu's status line
+// is one line, and a menu as wide as a long stderr line is useless.
+const (
+	tooltipErrMax = 200
+	menuTitleMax  = 80
+)
+
+// Tooltip is the tray icon's tooltip for a status: what llama-server is
+// doing, then one line each for the model, the last error or the gate's
+// reason, a settings error and a warning, where present.
+func Tooltip(st supervisor.Status) string { return TooltipAt(st, time.Now()) }
+
+// MenuTitle is the menu's disabled first line for a status: the same as the
+// tooltip's first line, followed by the most important detail, on one line.
+func MenuTitle(st supervisor.Status) string { return MenuTitleAt(st, time.Now()) }
+
+// TooltipAt is Tooltip with the clock passed in (uptime is now - Since).
+func TooltipAt(st supervisor.Status, now time.Time) string {
+	lines := []string{headline(st, now)}
+	if st.Model != "" {
+		lines = append(lines, "Model: "+st.Model)
+	}
+	switch st.State {
+	case supervisor.NotSpawning:
+		if st.Reason != "" {
+			lines = append(lines, "Why: "+clip(st.Reason, tooltipErrMax))
+		}
+	case supervisor.Restarting, supervisor.FailedAfterMaxRestarts:
+		if st.LastError != "" {
+			lines = append(lines, "Last error: "+clip(st.LastError, tooltipErrMax))
+		}
+	}
+	if st.State == supervisor.FailedAfterMaxRestarts {
+		lines = append(lines, "Choose Start or Restart to try again.")
+	}
+	if st.SettingsError != "" {
+		lines = append(lines, "Settings error: "+clip(st.SettingsError, tooltipErrMax))
+	}
+	if st.Warning != "" {
+		lines = append(lines, "Warning: "+clip(st.Warning, tooltipErrMax))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// MenuTitleAt is MenuTitle with the clock passed in.
+func MenuTitleAt(st supervisor.Status, now time.Time) string {
+	s := headline(st, now)
+	var detail string
+	switch {
+	case st.State == supervisor.NotSpawning && st.Reason != "":
+		detail = st.Reason
+	case (st.State == supervisor.Restarting || st.State == supervisor.FailedAfterMaxRestarts) && st.LastError != "":
+		detail = st.LastError
+	case st.SettingsError != "":
+		detail = "settings error: " + st.SettingsError
+	case st.Warning != "":
+		detail = "warning: " + st.Warning
+	case st.Model != "":
+		detail = st.Model
+	}
+	if detail != "" {
+		s += ": " + oneLine(detail)
+	}
+	return clip(s, menuTitleMax)
+}
+
+// headline is the status in a few words: state, pid, attempt n/N, uptime.
+func headline(st supervisor.Status, now time.Time) string {
+	var s string
+	switch st.State {
+	case supervisor.NotSpawning:
+		s = "llama-server not started"
+	case supervisor.Starting:
+		s = "llama-server starting"
+	case supervisor.Running:
+		s = "llama-server running"
+	case supervisor.Restarting:
+		if st.MaxTries > 0 {
+			s = fmt.Sprintf("llama-server restarting (attempt %d/%d)", st.Attempt, st.MaxTries)
+		} else {
+			s = fmt.Sprintf("llama-server restarting (attempt %d)", st.Attempt)
+		}
+	case supervisor.FailedAfterMaxRestarts:
+		s = fmt.Sprintf("llama-server failed after %d %s", st.Attempts, plural(st.Attempts, "restart", "restarts"))
+	case supervisor.Stopped:
+		s = "llama-server stopped"
+	default:
+		s = "llama-server: " + string(st.State)
+	}
+	var extra []string
+	if st.PID > 0 {
+		extra = append(extra, fmt.Sprintf("pid %d", st.PID))
+	}
+	if !st.Since.IsZero() && (st.State == supervisor.Running || st.State == supervisor.Starting) {
+		d := now.Sub(st.Since)
+		if st.State == supervisor.Running {
+			extra = append(extra, "up "+Duration(d))
+		} else {
+			extra = append(extra, "for "+Duration(d))
+		}
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+// Duration writes an uptime to the minute, the way a person reads it:
+// "under a minute", "7m", "2h 05m", "3d 4h".
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		return fmt.Sprintf("%dd %dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	}
+}
+
+// nextTick is when the text for st next changes on its own (the uptime's
+// next minute), or the zero time if it never does.
+func nextTick(st supervisor.Status, now time.Time) time.Time {
+	if st.Since.IsZero() || (st.State != supervisor.Running && st.State != supervisor.Starting) {
+		return time.Time{}
+	}
+	d := now.Sub(st.Since)
+	if d < 0 {
+		return st.Since.Add(time.Minute)
+	}
+	step := time.Minute
+	if d >= 24*time.Hour {
+		step = time.Hour
+	}
+	return st.Since.Add((d/step + 1) * step)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// oneLine joins the lines of s with " / " and drops blank ones.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " / ")
+}
+
+// clip shortens s to at most n runes, marking the cut with "…".
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
+}

@@ -1,0 +1,377 @@
+// Package tray shows the supervisor's status as a tray icon with a menu
+// (DESIGN §7), on top of fyne.io/systray.
+//
+// # Goroutines
+//
+// Run's goroutine is the UI loop: it is the only one that touches systray
+// after start-up, so icon, tooltip and menu updates and systray.Quit are
+// ordered (systray panics on SetIcon after Quit). Update only stores the
+// latest status and pokes the loop; it never blocks and updates coalesce.
+// A second goroutine does nothing but receive menu clicks (systray drops a
+// click when nobody is waiting on its channel) and call the Actions.
+// systray's own event loop runs on a third.
+//
+// # Without a tray
+//
+// On Linux the icon needs a D-Bus session bus and a StatusNotifierWatcher
+// (the tray host). Without a bus Run does not start systray at all (it
+// would panic at Quit and godbus would launch a stray bus); without a
+// watcher the item waits and shows up once a host appears. Both are said
+// once in the log, with what to do; the agent keeps supervising either way.
+//
+// systray keeps its state in package variables and cannot start twice:
+// one process shows at most one Tray, once.
+package tray
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/systray"
+
+	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
+	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+)
+
+// ErrAlreadyRan is returned by Run when systray was already started in this
+// process: it keeps global state and cannot be started again.
+var ErrAlreadyRan = errors.New("tray: the tray was already shown once in this process")
+
+// Actions are what the menu does. Each is called from the tray's click
+// goroutine, one at a time, and must not block: post a message and return.
+// A nil Action is ignored.
+type Actions struct {
+	Start, Stop, Restart, OpenSettings, OpenLogs, Quit func()
+}
+
+// Tray is the tray icon and its menu. Make one with New; show it with Run.
+type Tray struct {
+	actions Actions
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	latest supervisor.Status
+	poke   chan struct{} // cap 1: a pending "latest changed"
+
+	// menu items, set in onReady before ready is closed, read after.
+	items menuItems
+}
+
+type menuItems struct {
+	status, stop, start, restart, settings, logs, quit *systray.MenuItem
+}
+
+// systrayUsed is set once systray.Run was called in this process.
+var systrayUsed atomic.Bool
+
+// New makes a Tray. It starts nothing. A nil logger discards.
+func New(a Actions, log *slog.Logger) *Tray {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Tray{
+		actions: a,
+		log:     log,
+		latest:  supervisor.Status{State: supervisor.NotSpawning, Reason: "starting up"},
+		poke:    make(chan struct{}, 1),
+	}
+}
+
+// Update makes st the status to show. It never blocks; when updates come
+// faster than the tray shows them, only the latest is shown. Safe from any
+// goroutine, before, during and after Run.
+func (t *Tray) Update(st supervisor.Status) {
+	t.mu.Lock()
+	t.latest = st
+	t.mu.Unlock()
+	select {
+	case t.poke <- struct{}{}:
+	default: // a poke is pending: the loop will read the latest anyway
+	}
+}
+
+func (t *Tray) current() supervisor.Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.latest
+}
+
+// quitWait bounds how long Run waits for systray to take the icon down.
+const quitWait = 5 * time.Second
+
+// Run shows the tray until ctx is done, then removes it and returns. When
+// there is no way to show an icon (see the package doc) it says so once and
+// just waits for ctx. It returns nil, or ErrAlreadyRan; it never panics.
+func (t *Tray) Run(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.log.Error("tray: unexpected failure; the agent keeps running without the icon", "panic", r)
+			<-ctx.Done()
+			err = nil
+		}
+	}()
+
+	h, herr := openHost(ctx, t.log)
+	if herr != nil {
+		t.log.Warn("no tray icon: "+herr.Error()+
+			"; llama-server is still supervised: use `ocm-tray status` and the other commands, "+
+			"or start ocm-tray inside a desktop session (or run it with --headless)")
+		<-ctx.Done()
+		return nil
+	}
+	defer h.close()
+	if !systrayUsed.CompareAndSwap(false, true) {
+		return ErrAlreadyRan
+	}
+	restoreLog := captureSystrayLog(t.log)
+	defer restoreLog()
+
+	ready := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		defer func() {
+			if r := recover(); r != nil {
+				t.log.Error("tray: the tray library failed", "panic", r)
+			}
+		}()
+		// On Windows the window and its message loop must stay on one
+		// thread; elsewhere this costs nothing.
+		runtime.LockOSThread()
+		systray.Run(func() { t.build(); close(ready) }, nil)
+	}()
+
+	select {
+	case <-ready:
+	case <-exited:
+		t.log.Error("tray: the tray library stopped before it was ready; no icon")
+		<-ctx.Done()
+		return nil
+	case <-ctx.Done():
+		// onReady has started and finishes on its own; then quit.
+		select {
+		case <-ready:
+		case <-exited:
+			return nil
+		}
+	}
+
+	clicksDone := make(chan struct{})
+	clicksExited := make(chan struct{})
+	go t.clickLoop(clicksDone, clicksExited)
+	defer func() {
+		close(clicksDone)
+		<-clicksExited
+	}()
+
+	t.loop(ctx, h)
+
+	systray.Quit()
+	select {
+	case <-exited:
+	case <-time.After(quitWait):
+		t.log.Warn("tray: the icon did not go away in time")
+	}
+	return nil
+}
+
+// build adds the menu. It runs as systray's onReady, before the loop
+// starts, so systray is still touched by one goroutine at a time.
+func (t *Tray) build() {
+	st := t.current()
+	systray.SetTitle("ocm-tray")
+	systray.SetIcon(iconFor(st.State))
+	systray.SetTooltip(Tooltip(st))
+	m := &t.items
+	m.status = systray.AddMenuItem(MenuTitle(st), "")
+	m.status.Disable()
+	systray.AddSeparator()
+	m.stop = systray.AddMenuItem("Stop llama-server", "Stop the server; it stays stopped until Start")
+	m.start = systray.AddMenuItem("Start llama-server", "Start the server")
+	m.restart = systray.AddMenuItem("Restart llama-server", "Stop the server and start it again")
+	systray.AddSeparator()
+	m.settings = systray.AddMenuItem("Open settings", "Open the settings file")
+	m.logs = systray.AddMenuItem("Open logs", "Open the log folder")
+	systray.AddSeparator()
+	m.quit = systray.AddMenuItem("Quit", "Stop llama-server and quit ocm-tray")
+	if showStart(st.State) {
+		m.stop.Hide()
+	} else {
+		m.start.Hide()
+	}
+}
+
+// showStart reports whether the menu offers Start (rather than Stop): when
+// no child runs or is about to.
+func showStart(s supervisor.State) bool {
+	return s == supervisor.Stopped || s == supervisor.FailedAfterMaxRestarts || s == supervisor.NotSpawning
+}
+
+// clickLoop is always waiting on every item's channel, so no click is lost.
+// Start and Stop are separate items of which one is shown: a click on a menu
+// that was open while the state changed still does what its label said.
+func (t *Tray) clickLoop(done <-chan struct{}, exited chan<- struct{}) {
+	defer close(exited)
+	m := &t.items
+	call := func(name string, f func()) {
+		t.log.Debug("tray: menu click", "item", name)
+		if f == nil {
+			return
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				t.log.Error("tray: menu action failed", "item", name, "panic", r)
+			}
+		}()
+		f()
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case <-m.stop.ClickedCh:
+			call("stop", t.actions.Stop)
+		case <-m.start.ClickedCh:
+			call("start", t.actions.Start)
+		case <-m.restart.ClickedCh:
+			call("restart", t.actions.Restart)
+		case <-m.settings.ClickedCh:
+			call("settings", t.actions.OpenSettings)
+		case <-m.logs.ClickedCh:
+			call("logs", t.actions.OpenLogs)
+		case <-m.quit.ClickedCh:
+			call("quit", t.actions.Quit)
+		case <-m.status.ClickedCh: // disabled; drained all the same
+		}
+	}
+}
+
+// shown is what the UI loop last gave systray.
+type shown struct {
+	state        supervisor.State
+	tooltip      string
+	title        string
+	startVisible bool
+}
+
+// loop is the UI loop: it applies the latest status, re-applies it when
+// the tray host registers the item, and refreshes the uptime each minute.
+func (t *Tray) loop(ctx context.Context, h host) {
+	cur := shown{state: "", startVisible: showStart(t.current().State)}
+	// build showed the status of that moment; show it again in full once
+	// the host has the item (see host.events).
+	dead := false
+	var tick *time.Timer
+	var tickC <-chan time.Time
+	apply := func(force bool) {
+		if dead {
+			return
+		}
+		st := t.current()
+		now := time.Now()
+		if !h.alive() {
+			dead = true
+			t.log.Warn("no tray icon: the D-Bus session bus went away; llama-server is still supervised (use `ocm-tray status`)")
+			return
+		}
+		defer func() {
+			// SetIcon panics when the bus connection is gone; never let that
+			// take the agent down.
+			if r := recover(); r != nil {
+				dead = true
+				t.log.Warn("no tray icon: lost the connection to the tray host", "panic", r)
+			}
+		}()
+		if force || st.State != cur.state {
+			systray.SetIcon(iconFor(st.State))
+			cur.state = st.State
+		}
+		if tip := TooltipAt(st, now); force || tip != cur.tooltip {
+			systray.SetTooltip(tip)
+			cur.tooltip = tip
+		}
+		if title := MenuTitleAt(st, now); force || title != cur.title {
+			t.items.status.SetTitle(title)
+			cur.title = title
+		}
+		if s := showStart(st.State); force || s != cur.startVisible {
+			if s {
+				t.items.stop.Hide()
+				t.items.start.Show()
+			} else {
+				t.items.start.Hide()
+				t.items.stop.Show()
+			}
+			cur.startVisible = s
+		}
+		if tick != nil {
+			tick.Stop()
+			tick, tickC = nil, nil
+		}
+		if next := nextTick(st, now); !next.IsZero() {
+			tick = time.NewTimer(next.Sub(now))
+			tickC = tick.C
+		}
+	}
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	apply(true)
+	events := h.events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.poke:
+			apply(false)
+		case <-tickC:
+			tick, tickC = nil, nil
+			apply(false)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev == itemRegistered {
+				// The host has the item now; what was set before its
+				// properties were exported may have been lost.
+				apply(true)
+			}
+		}
+	}
+}
+
+// iconFor is the icon bytes systray wants on this platform.
+func iconFor(s supervisor.State) []byte {
+	if runtime.GOOS == "windows" {
+		return icons.ICO(s)
+	}
+	return icons.PNG(s, iconSize)
+}
+
+// iconSize is the pixmap sent to the tray host, which scales it to the
+// panel. 32 px reads well when scaled to 16-24 px and is sharp on a 2x panel.
+const iconSize = 32
+
+// hostEvent is something the tray host did.
+type hostEvent int
+
+const (
+	itemRegistered hostEvent = iota + 1 // the host registered our item
+)
+
+// host is the desktop side of the tray: on Linux the session bus and the
+// StatusNotifierWatcher. It keeps the item registered by itself.
+type host interface {
+	events() <-chan hostEvent
+	// alive reports whether systray's connection still works.
+	alive() bool
+	close()
+}
