@@ -344,19 +344,32 @@ func (c *checker) strInto(key string, v any, dst *string) {
 	}
 }
 
-// intInto stores an integer, range-checked later by validate. A value beyond
-// int on this platform is kept as out of range rather than wrapped.
+// intInto stores an integer after checking its range on the int64 go-toml
+// decoded, so that the message shows the number the user wrote even where
+// int is 32 bits. Out of range, the default stays.
 func (c *checker) intInto(key string, v any, dst *int) {
 	switch n := v.(type) {
 	case int64:
-		// Only on 32-bit platforms can an int64 not fit; clamped, it is still
-		// beyond every limit and reported as out of range.
-		*dst = int(max(min(n, math.MaxInt), math.MinInt))
+		r := intRanges[key]
+		if n < r.lo || n > r.hi {
+			c.errorf(key, r.fix, "%d is out of range", n)
+			return
+		}
+		*dst = int(n)
 	case float64:
 		c.typeErr(key, "must be a whole number, not "+typeName(v), writeFix(key))
 	default:
 		c.typeErr(key, "must be an integer, not "+typeName(v), writeFix(key))
 	}
+}
+
+// intRanges are the integer limits of DESIGN §3.
+var intRanges = map[string]struct {
+	lo, hi int64
+	fix    string
+}{
+	"ctx_len":                 {0, MaxCtxLen, fmt.Sprintf("use 0 (the model's own) up to %d, e.g. ctx_len = %d", MaxCtxLen, DefaultCtxLen)},
+	"supervisor.max_restarts": {0, MaxMaxRestarts, fmt.Sprintf("use 0 (never restart) up to %d, e.g. max_restarts = 3", MaxMaxRestarts)},
 }
 
 func (c *checker) strings(key string, v any) []string {
@@ -456,10 +469,6 @@ func (c *checker) validate(s *Settings) {
 				"%q is a relative path, which would depend on the directory ocm-tray starts in", d)
 		}
 	}
-	if s.CtxLen < 0 || s.CtxLen > MaxCtxLen {
-		c.errorf("ctx_len", fmt.Sprintf("use 0 (the model's own) up to %d, e.g. ctx_len = %d", MaxCtxLen, DefaultCtxLen),
-			"%d is out of range", s.CtxLen)
-	}
 	for i, a := range s.LlamaServerArgs {
 		key := "llama_server_args"
 		if strings.ContainsRune(a, 0) {
@@ -483,10 +492,6 @@ func (c *checker) errorArg(key string, i int, fix, format string, args ...any) {
 }
 
 func (c *checker) validateSupervisor(p SupervisorSettings) {
-	if p.MaxRestarts < 0 || p.MaxRestarts > MaxMaxRestarts {
-		c.errorf("supervisor.max_restarts", fmt.Sprintf("use 0 (never restart) up to %d, e.g. max_restarts = 3", MaxMaxRestarts),
-			"%d is out of range", p.MaxRestarts)
-	}
 	for _, d := range []struct {
 		key string
 		v   Duration

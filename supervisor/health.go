@@ -20,9 +20,13 @@ var errLoading = errors.New("503 Loading model")
 // broken endpoint cannot make a probe use memory.
 const maxHealthBody = 4 << 10
 
+// maxHealthHeader bounds the answer's header block in the same way (the
+// transport's default allows 10 MB). llama-server sends a few hundred bytes.
+const maxHealthHeader = 64 << 10
+
 // httpProber probes llama-server's /health. It never follows a redirect
 // (the probe must not leave the configured host), never uses a proxy, and
-// reads at most maxHealthBody bytes.
+// reads at most maxHealthHeader bytes of header and maxHealthBody of body.
 type httpProber struct {
 	client *http.Client
 }
@@ -35,6 +39,9 @@ func newHTTPProber() *httpProber {
 		MaxIdleConnsPerHost: 1,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
+		// A hostile endpoint streaming header lines would otherwise cost
+		// each probe 10 MB.
+		MaxResponseHeaderBytes: maxHealthHeader,
 	}
 	return &httpProber{client: &http.Client{
 		Transport: tr,

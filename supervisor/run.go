@@ -245,7 +245,15 @@ func (r *runner) startProbe() {
 func (r *runner) onProbe(res probeResult) {
 	r.probing = false
 	if res.gen != r.gen || r.child == nil {
-		return // for a child that is gone
+		// For a child that is gone. A probe asked for the current child
+		// while this one was out (its first scheduled probe, its ready
+		// marker) was only noted: run it now, or nothing would probe the
+		// new child until startup_timeout.
+		if r.probeAgain {
+			r.probeAgain = false
+			r.startProbe()
+		}
+		return
 	}
 	again := r.probeAgain
 	r.probeAgain = false

@@ -118,8 +118,8 @@ func (t *Tray) Run(ctx context.Context) (err error) {
 
 	h, herr := openHost(ctx, t.log)
 	if herr != nil {
-		t.log.Warn("no tray icon: "+herr.Error()+
-			"; llama-server is still supervised: use `ocm-tray status` and the other commands, "+
+		t.log.Warn("no tray icon: " + herr.Error() +
+			"; llama-server is still supervised: use `ocm-tray status` and the other commands, " +
 			"or start ocm-tray inside a desktop session (or run it with --headless)")
 		<-ctx.Done()
 		return nil

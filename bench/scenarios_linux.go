@@ -1,0 +1,578 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// fakeEnv is the fake child's environment in every scenario: the default
+// 50 ms "Loading model" window and 2 ms SIGTERM-to-abort shutdown, as the
+// real llama-server (FACTS.md).
+func fakeEnv(ignoreTerm bool) []string {
+	env := []string{"FAKE_LLAMA_LOAD=50ms"}
+	if ignoreTerm {
+		env = append(env, "FAKE_LLAMA_IGNORE_SIGTERM=1")
+	}
+	return env
+}
+
+// cliBaseline is what starting the ocm-tray binary costs, without the
+// agent: part of every `ocm-tray quit`.
+func (b *bench) cliBaseline() error {
+	for range b.runs {
+		t0 := time.Now()
+		if err := exec.Command(b.ocm, "--version").Run(); err != nil {
+			return err
+		}
+		b.res.add("cli", "ocm-tray", ms(time.Since(t0)))
+	}
+	return nil
+}
+
+// ocmCrash: per run, two SIGKILLs of the child. The first measures crash
+// detection and respawn; the second, with the bench probing /health itself
+// as fast as it can, measures readiness detection (kept apart so the
+// probing cannot disturb the first).
+func (b *bench) ocmCrash() error {
+	o, err := b.newOCM("ocm-crash", ocmPolicy{Backoff: backoff, StopTimeout: stopTimeout, HealthEvery: 5 * time.Second}, fakeEnv(false))
+	if err != nil {
+		return err
+	}
+	defer o.stop()
+	if err := o.startHeadless(); err != nil {
+		return err
+	}
+	if err := o.startWatch(); err != nil {
+		return err
+	}
+	ev, _, err := o.waitEvent(0, 10*time.Second, "running")
+	if err != nil {
+		return err
+	}
+	pid := ev.PID
+	for r := range b.runs {
+		// Crash detection and respawn overhead.
+		time.Sleep(b.settle)
+		m := o.mark()
+		t0 := time.Now()
+		syscall.Kill(pid, syscall.SIGKILL)
+		texit, ok := b.pe.wait("exit", pid, t0.Add(-time.Millisecond), 3*time.Second)
+		if !ok {
+			return fmt.Errorf("run %d: no exit event for child %d", r, pid)
+		}
+		rest, i, err := o.waitEvent(m, 5*time.Second, "restarting")
+		if err != nil {
+			return err
+		}
+		st, i, err := o.waitEvent(i, 5*time.Second, "starting")
+		if err != nil {
+			return err
+		}
+		tfork, ok := b.pe.wait("fork", st.PID, texit, 3*time.Second)
+		if !ok {
+			return fmt.Errorf("run %d: no fork event for child %d", r, st.PID)
+		}
+		if _, _, err = o.waitEvent(i, 10*time.Second, "running"); err != nil {
+			return err
+		}
+		b.res.add("crash", "ocm-tray", ms(rest.At.Sub(texit)))
+		b.res.add("respawn", "ocm-tray", ms(tfork.Sub(rest.At)-backoff))
+		b.res.add("exit2new", "ocm-tray", ms(tfork.Sub(texit)-backoff))
+		pid = st.PID
+
+		// Readiness detection: first 200 seen by the bench -> running.
+		time.Sleep(b.settle)
+		m = o.mark()
+		syscall.Kill(pid, syscall.SIGKILL)
+		if _, _, err := o.waitEvent(m, 5*time.Second, "restarting"); err != nil {
+			return err
+		}
+		if _, ok := b.pe.wait("exit", pid, t0, 3*time.Second); !ok {
+			return fmt.Errorf("run %d: child %d did not exit", r, pid)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		firstC := make(chan time.Time, 1)
+		go func() {
+			t, _ := firstOK(ctx, o.port, 100*time.Microsecond)
+			firstC <- t
+		}()
+		run, _, err := o.waitEvent(m, 10*time.Second, "running")
+		first := <-firstC
+		cancel()
+		if err != nil {
+			return err
+		}
+		if first.IsZero() {
+			return fmt.Errorf("run %d: the bench never saw a 200", r)
+		}
+		b.res.add("ready", "ocm-tray", ms(run.At.Sub(first)))
+		pid = run.PID
+	}
+	return nil
+}
+
+// ocmStop: per run a fresh agent; `ocm-tray quit` -> child exited, and ->
+// quit returned (which it does after the agent reaped the child).
+func (b *bench) ocmStop(ignoring bool) error {
+	fig := "stop"
+	if ignoring {
+		fig = "stopign"
+	}
+	for r := range b.runs {
+		o, err := b.newOCM(fmt.Sprintf("ocm-stop-%d", r), ocmPolicy{Backoff: backoff, StopTimeout: stopTimeout, HealthEvery: 5 * time.Second}, fakeEnv(ignoring))
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer o.stop()
+			if err := o.startHeadless(); err != nil {
+				return err
+			}
+			if err := o.startWatch(); err != nil {
+				return err
+			}
+			ev, _, err := o.waitEvent(0, 10*time.Second, "running")
+			if err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond)
+			quit := exec.Command(b.ocm, "quit")
+			quit.Env = o.env
+			t0 := time.Now()
+			out, err := quit.CombinedOutput()
+			tret := time.Now()
+			if err != nil {
+				return fmt.Errorf("ocm-tray quit: %v: %s", err, out)
+			}
+			texit, ok := b.pe.wait("exit", ev.PID, t0, 3*time.Second)
+			if !ok {
+				return fmt.Errorf("child %d did not exit", ev.PID)
+			}
+			if aliveNotZombie(ev.PID) {
+				return fmt.Errorf("child %d still alive after quit returned", ev.PID)
+			}
+			if ignoring {
+				b.res.add("stopign", "ocm-tray", ms(texit.Sub(t0)-stopTimeout))
+				b.res.add("stopigncli", "ocm-tray", ms(tret.Sub(t0)-stopTimeout))
+			} else {
+				b.res.add("stop", "ocm-tray", ms(texit.Sub(t0)))
+				b.res.add("stopcli", "ocm-tray", ms(tret.Sub(t0)))
+			}
+			waitGone(o.agentPID, 3*time.Second)
+			return nil
+		}()
+		if err != nil {
+			return fmt.Errorf("%s run %d: %w", fig, r, err)
+		}
+		os.RemoveAll(o.dir)
+	}
+	return nil
+}
+
+// ocmSurvival: SIGKILL the agent; does the child outlive it?
+func (b *bench) ocmSurvival() error {
+	n := min(b.runs, 5)
+	for r := range n {
+		o, err := b.newOCM(fmt.Sprintf("ocm-kill-%d", r), ocmPolicy{Backoff: backoff, StopTimeout: stopTimeout, HealthEvery: 5 * time.Second}, fakeEnv(false))
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer o.stop()
+			if err := o.startHeadless(); err != nil {
+				return err
+			}
+			var st ocmEvent
+			if !waitFor(10*time.Second, 5*time.Millisecond, func() bool {
+				st, err = o.statusState()
+				return err == nil && st.State == "running"
+			}) {
+				return fmt.Errorf("never running")
+			}
+			time.Sleep(300 * time.Millisecond)
+			t0 := time.Now()
+			syscall.Kill(o.agentPID, syscall.SIGKILL)
+			texit, died := b.pe.wait("exit", st.PID, t0, 2*time.Second)
+			if died {
+				b.res.add("death", "ocm-tray", ms(texit.Sub(t0)))
+			} else if aliveNotZombie(st.PID) {
+				b.res.survived["ocm-tray"]++
+				syscall.Kill(st.PID, syscall.SIGKILL)
+			}
+			reapOrphan(st.PID)
+			b.res.survivalRuns["ocm-tray"]++
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) peerCrash(kind string) error {
+	p, err := b.newPeer(kind, fakeEnv(false), int(stopTimeout/time.Second))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	if err := p.start(); err != nil {
+		return err
+	}
+	pid, err := p.waitChild(0, 15*time.Second)
+	if err != nil {
+		return err
+	}
+	for r := range b.runs {
+		time.Sleep(b.settle)
+		nExited := len(p.exitedLines())
+		t0 := time.Now()
+		syscall.Kill(pid, syscall.SIGKILL)
+		texit, ok := b.pe.wait("exit", pid, t0.Add(-time.Millisecond), 3*time.Second)
+		if !ok {
+			return fmt.Errorf("run %d: no exit event for %d", r, pid)
+		}
+		newPID, err := p.waitChild(pid, 15*time.Second)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", r, err)
+		}
+		tfork, ok := b.pe.wait("fork", newPID, texit, time.Second)
+		if !ok {
+			return fmt.Errorf("run %d: no fork event for %d", r, newPID)
+		}
+		b.res.add("exit2new", kind, ms(tfork.Sub(texit)))
+		if kind == "supervisord" {
+			var seen time.Time
+			waitFor(3*time.Second, 5*time.Millisecond, func() bool {
+				l := p.exitedLines()
+				if len(l) > nExited {
+					seen = l[nExited]
+					return true
+				}
+				return false
+			})
+			if !seen.IsZero() {
+				// The log has millisecond resolution (truncated): add half a
+				// millisecond so the median is not biased low.
+				det := seen.Add(500 * time.Microsecond).Sub(texit)
+				b.res.add("crash", kind, ms(det))
+				b.res.add("respawn", kind, ms(tfork.Sub(seen.Add(500*time.Microsecond))))
+			}
+		}
+		pid = newPID
+	}
+	return nil
+}
+
+func (b *bench) peerStop(kind string, ignoring bool) error {
+	p, err := b.newPeer(kind, fakeEnv(ignoring), int(stopTimeout/time.Second))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	if err := p.start(); err != nil {
+		return err
+	}
+	pid, err := p.waitChild(0, 15*time.Second)
+	if err != nil {
+		return err
+	}
+	for r := range b.runs {
+		time.Sleep(300 * time.Millisecond)
+		cmd := p.stopCmd(ignoring)
+		t0 := time.Now()
+		out, err := cmd.CombinedOutput()
+		tret := time.Now()
+		if err != nil && !(kind == "runit" && ignoring) { // force-stop exits 1 on its timeout
+			return fmt.Errorf("run %d: %v: %v: %s", r, cmd.Args, err, out)
+		}
+		texit, ok := b.pe.wait("exit", pid, t0, 5*time.Second)
+		if !ok {
+			return fmt.Errorf("run %d: child %d did not exit", r, pid)
+		}
+		if ignoring {
+			b.res.add("stopign", kind, ms(texit.Sub(t0)-stopTimeout))
+			b.res.add("stopigncli", kind, ms(tret.Sub(t0)-stopTimeout))
+		} else {
+			b.res.add("stop", kind, ms(texit.Sub(t0)))
+			b.res.add("stopcli", kind, ms(tret.Sub(t0)))
+		}
+		if r == b.runs-1 {
+			break
+		}
+		if out, err := p.startCmd().CombinedOutput(); err != nil {
+			return fmt.Errorf("run %d: start again: %v: %s", r, err, out)
+		}
+		if pid, err = p.waitChild(pid, 15*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) peerSurvival(kind string) error {
+	n := min(b.runs, 5)
+	for range n {
+		p, err := b.newPeer(kind, fakeEnv(false), int(stopTimeout/time.Second))
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer p.stop()
+			if err := p.start(); err != nil {
+				return err
+			}
+			pid, err := p.waitChild(0, 15*time.Second)
+			if err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond)
+			t0 := time.Now()
+			syscall.Kill(p.pid, syscall.SIGKILL)
+			texit, died := b.pe.wait("exit", pid, t0, 2*time.Second)
+			if died {
+				b.res.add("death", kind, ms(texit.Sub(t0)))
+			} else if aliveNotZombie(pid) {
+				b.res.survived[kind]++
+				syscall.Kill(-pid, syscall.SIGKILL)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			reapOrphan(pid)
+			b.res.survivalRuns[kind]++
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idleTarget is one process whose idle footprint is sampled.
+type idleTarget struct {
+	who string // "ocm-tray headless", "ocm-tray tray", "supervisord", "runit"
+	pid int
+}
+
+// idleAll runs every supervisor at once, each with its own idle child, and
+// samples them over the same window: RSS (VmRSS, max over 1 s samples) and
+// CPU from /proc/PID/task/*/schedstat.
+func (b *bench) idleAll(withTray bool) error {
+	var targets []idleTarget
+	pol := ocmPolicy{Backoff: 500 * time.Millisecond, StopTimeout: 10 * time.Second, HealthEvery: 5 * time.Second}
+
+	o, err := b.newOCM("ocm-idle", pol, fakeEnv(false))
+	if err != nil {
+		return err
+	}
+	defer o.stop()
+	if err := o.startHeadless(); err != nil {
+		return err
+	}
+	targets = append(targets, idleTarget{"ocm-tray headless", o.agentPID})
+
+	var tr *trayInst
+	if withTray {
+		tr, err = b.startTray(pol)
+		if err != nil {
+			b.trayNote = err.Error()
+			b.logf("tray: %v", err)
+		} else {
+			defer tr.stop()
+			targets = append(targets, idleTarget{"ocm-tray tray", tr.agentPID})
+		}
+	}
+	if b.peersOK {
+		for _, k := range []string{"supervisord", "runit"} {
+			p, err := b.newPeer(k, fakeEnv(false), 10)
+			if err != nil {
+				return err
+			}
+			defer p.stop()
+			if err := p.start(); err != nil {
+				return err
+			}
+			if _, err := p.waitChild(0, 15*time.Second); err != nil {
+				return err
+			}
+			targets = append(targets, idleTarget{k, p.pid})
+		}
+	}
+	// Every ocm-tray child running.
+	for _, oi := range []*ocmInst{o, trOCM(tr)} {
+		if oi == nil {
+			continue
+		}
+		if !waitFor(15*time.Second, 20*time.Millisecond, func() bool { return healthOK(oi.port) }) {
+			return fmt.Errorf("%s: child never ready", oi.name)
+		}
+	}
+	if tr != nil {
+		b.trayOK, b.trayNote = tr.registered()
+	}
+	time.Sleep(5 * time.Second) // settle: start-up work done, GC quiet
+	b.logf("idle window %s for %d processes", b.idle, len(targets))
+	cpu0 := map[string]int64{}
+	for _, t := range targets {
+		cpu0[t.who], _ = cpuNS(t.pid)
+	}
+	w0 := time.Now()
+	maxRSS := map[string]int64{}
+	for time.Since(w0) < b.idle {
+		time.Sleep(time.Second)
+		for _, t := range targets {
+			if r, err := rssKB(t.pid); err == nil && r > maxRSS[t.who] {
+				maxRSS[t.who] = r
+			}
+		}
+	}
+	window := time.Since(w0)
+	for _, t := range targets {
+		c1, err := cpuNS(t.pid)
+		if err != nil {
+			return fmt.Errorf("%s (pid %d) went away during the idle window", t.who, t.pid)
+		}
+		b.res.idle[t.who] = idleRes{
+			rssMB:   float64(maxRSS[t.who]) / 1024,
+			cpuPct:  float64(c1-cpu0[t.who]) / float64(window) * 100,
+			cpuMS:   float64(c1-cpu0[t.who]) / 1e6,
+			threads: threadCount(t.pid),
+			window:  window,
+		}
+	}
+	if tr != nil {
+		// Still registered at the end of the window?
+		ok, note := tr.registered()
+		b.trayOK = b.trayOK && ok
+		if !ok {
+			b.trayNote = note
+		}
+	}
+	return nil
+}
+
+func trOCM(t *trayInst) *ocmInst {
+	if t == nil {
+		return nil
+	}
+	return t.o
+}
+
+// trayInst is an ocm-tray agent with its tray up on a private X display and
+// session bus, next to xfce4-panel (a real StatusNotifierWatcher and host).
+type trayInst struct {
+	b        *bench
+	o        *ocmInst
+	cmd      *exec.Cmd
+	agentPID int
+	busFile  string
+}
+
+const panelXML = `<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=6;x=0;y=0"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="24"/>
+      <property name="plugin-ids" type="array">
+        <value type="int" value="1"/>
+      </property>
+    </property>
+  </property>
+  <property name="plugins" type="empty">
+    <property name="plugin-1" type="string" value="systray"/>
+  </property>
+</channel>
+`
+
+func (b *bench) startTray(pol ocmPolicy) (*trayInst, error) {
+	if !have("xvfb-run", "Xvfb", "dbus-run-session", "dbus-send", "xfce4-panel") {
+		return nil, fmt.Errorf("tray test bed missing (apt-get install xvfb dbus dbus-x11 xfce4-panel)")
+	}
+	o, err := b.newOCM("ocm-tray-idle", pol, fakeEnv(false))
+	if err != nil {
+		return nil, err
+	}
+	t := &trayInst{b: b, o: o, busFile: filepath.Join(o.dir, "bus.addr")}
+	home := filepath.Join(o.dir, "home")
+	xml := filepath.Join(o.dir, "config", "xfce4", "xfconf", "xfce-perchannel-xml")
+	if err := os.MkdirAll(xml, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(xml, "xfce4-panel.xml"), []byte(panelXML), 0o600); err != nil {
+		return nil, err
+	}
+	pidFile := filepath.Join(o.dir, "agent.pid")
+	script := fmt.Sprintf(`echo "$DBUS_SESSION_BUS_ADDRESS" > %[1]s
+xfce4-panel --disable-wm-check >%[2]s/panel.log 2>&1 &
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.kde.StatusNotifierWatcher 2>/dev/null | grep -q true; do
+  i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05
+done
+echo $$ > %[3]s
+exec %[4]s >%[2]s/agent.out 2>&1
+`, t.busFile, o.dir, pidFile, b.ocm)
+	cmd := exec.Command("xvfb-run", "-a", "-s", "-screen 0 1024x600x24 -nolisten tcp", "dbus-run-session", "--", "sh", "-c", script)
+	cmd.Env = append(o.env, "XDG_DATA_DIRS=/usr/local/share:/usr/share", "XDG_CONFIG_DIRS=/etc/xdg", "NO_AT_BRIDGE=1")
+	cmd.Dir = home
+	if err := startGroup("tray session", cmd); err != nil {
+		return nil, err
+	}
+	t.cmd = cmd
+	go cmd.Wait()
+	if !waitFor(30*time.Second, 20*time.Millisecond, func() bool { return readPIDFile(pidFile) != 0 }) {
+		t.stop()
+		return nil, fmt.Errorf("the tray session never started the agent")
+	}
+	t.agentPID = readPIDFile(pidFile)
+	o.agentPID = t.agentPID
+	if err := o.waitSocket(); err != nil {
+		t.stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// registered asks the StatusNotifierWatcher whether an item is registered.
+func (t *trayInst) registered() (bool, string) {
+	b, err := os.ReadFile(t.busFile)
+	if err != nil {
+		return false, "no session bus address"
+	}
+	var out []byte
+	ok := waitFor(15*time.Second, 100*time.Millisecond, func() bool {
+		cmd := exec.Command("dbus-send", "--print-reply", "--address="+strings.TrimSpace(string(b)),
+			"--dest=org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher", "org.freedesktop.DBus.Properties.Get",
+			"string:org.kde.StatusNotifierWatcher", "string:RegisteredStatusNotifierItems")
+		out, err = cmd.CombinedOutput()
+		return err == nil && strings.Contains(string(out), "StatusNotifierItem")
+	})
+	if !ok {
+		return false, fmt.Sprintf("no item registered with xfce4-panel's StatusNotifierWatcher: %v %s", err, strings.TrimSpace(string(out)))
+	}
+	return true, "icon registered with xfce4-panel's StatusNotifierWatcher (RegisteredStatusNotifierItems)"
+}
+
+func (t *trayInst) stop() {
+	if t.agentPID != 0 {
+		q := exec.Command(t.b.ocm, "quit")
+		q.Env = t.o.env
+		q.Run()
+		waitGone(t.agentPID, 5*time.Second)
+	}
+	if t.cmd != nil && t.cmd.Process != nil {
+		killGroup(t.cmd.Process.Pid)
+	}
+}

@@ -1,0 +1,559 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+)
+
+// These tests run the real ocm-tray binary, headless, against the fake
+// llama-server binary, in temporary XDG directories, and check the CLI and
+// JSON contract of DESIGN §9 from the outside, as a script would.
+
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ocm-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	agentBin = filepath.Join(dir, "ocm-tray")
+	if out, err := exec.Command("go", "build", "-race", "-o", agentBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build ocm-tray: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	fakellamatest.Cleanup()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one user's world: XDG dirs, a model, a settings file.
+type env struct {
+	t        *testing.T
+	root     string
+	vars     []string
+	settings string
+	models   string
+	port     int
+	llama    string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	// A short root: the control socket path must fit in ~108 bytes.
+	root, err := os.MkdirTemp("", "ocm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	e := &env{t: t, root: root, llama: fakellamatest.Binary(t), port: freePort(t)}
+	dirs := map[string]string{}
+	for _, d := range []string{"config", "data", "state", "run"} {
+		dirs[d] = filepath.Join(root, d)
+		os.MkdirAll(dirs[d], 0o700)
+	}
+	e.settings = filepath.Join(dirs["config"], "ocm", "settings.toml")
+	e.models = filepath.Join(dirs["data"], "ocm", "models")
+	os.MkdirAll(filepath.Dir(e.settings), 0o755)
+	os.MkdirAll(e.models, 0o755)
+	e.vars = []string{
+		"HOME=" + root, "PATH=" + os.Getenv("PATH"),
+		"XDG_CONFIG_HOME=" + dirs["config"], "XDG_DATA_HOME=" + dirs["data"],
+		"XDG_STATE_HOME=" + dirs["state"], "XDG_RUNTIME_DIR=" + dirs["run"],
+		"GORACE=atexit_sleep_ms=0",
+	}
+	return e
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writeSettings writes a llamacpp settings file plus extra lines, and the
+// model file unless noModel.
+func (e *env) writeSettings(extra string, withModel bool) {
+	e.t.Helper()
+	if withModel {
+		if err := fakellama.WriteModel(filepath.Join(e.models, "tiny.gguf")); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	body := fmt.Sprintf(`backend = "llamacpp"
+model_id = "tiny"
+inference_base_url = "http://127.0.0.1:%d"
+llama_server_binary = %q
+[supervisor]
+initial_backoff = "10ms"
+max_backoff = "50ms"
+health_check_interval = "100ms"
+health_check_timeout = "1s"
+stop_timeout = "2s"
+%s`, e.port, e.llama, extra)
+	// Write and rename, as editors do.
+	tmp := e.settings + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, e.settings); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// cli runs one ocm-tray command and returns stdout, stderr and exit code.
+func (e *env) cli(args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(agentBin, args...)
+	cmd.Env = e.vars
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// agentProc is a running headless agent.
+type agentProc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan struct{} // closed when the agent exited; err is then set
+	err    error
+}
+
+func (e *env) startAgent(args ...string) *agentProc {
+	e.t.Helper()
+	cmd := exec.Command(agentBin, append([]string{"--headless"}, args...)...)
+	cmd.Env = e.vars
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	a := &agentProc{cmd: cmd, stderr: &errb, done: make(chan struct{})}
+	go func() {
+		a.err = cmd.Wait()
+		close(a.done)
+	}()
+	e.t.Cleanup(func() {
+		select {
+		case <-a.done:
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-a.done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-a.done
+			}
+		}
+	})
+	// Ready when the CLI reaches it.
+	e.poll(10*time.Second, "the agent answering", func() bool {
+		_, _, code := e.cli("status", "--json")
+		return code == 0
+	})
+	return a
+}
+
+func (a *agentProc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(d):
+		t.Fatalf("agent did not exit within %v; stderr:\n%s", d, a.stderr)
+		return nil
+	}
+}
+
+func (e *env) poll(d time.Duration, what string, ok func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process
+	}
+}
+
+// status returns the agent's status as a generic JSON object.
+func (e *env) status() map[string]any {
+	e.t.Helper()
+	out, errOut, code := e.cli("status", "--json")
+	if code != 0 {
+		e.t.Fatalf("status --json: exit %d: %s", code, errOut)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		e.t.Fatalf("status --json printed %q: %v", out, err)
+	}
+	return m
+}
+
+func (e *env) waitState(state string) map[string]any {
+	e.t.Helper()
+	var m map[string]any
+	e.poll(15*time.Second, "state "+state, func() bool {
+		m = e.status()
+		return m["state"] == state
+	})
+	return m
+}
+
+func pidOf(m map[string]any) int {
+	f, _ := m["pid"].(float64)
+	return int(f)
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	e := newEnv(t)
+	out, _, code := e.cli("--version")
+	if code != 0 || !strings.HasPrefix(out, "ocm-tray ") {
+		t.Fatalf("--version: %q exit %d", out, code)
+	}
+	if _, errOut, code := e.cli("bogus"); code != 1 || !strings.Contains(errOut, `unknown command "bogus"`) {
+		t.Fatalf("unknown command: exit %d, %q", code, errOut)
+	}
+}
+
+func TestNoAgentExitsThree(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range [][]string{{"status"}, {"status", "--json"}, {"status", "--watch"}, {"start"}, {"stop"}, {"restart"}, {"quit"}} {
+		if _, errOut, code := e.cli(c...); code != 3 || !strings.Contains(errOut, "no agent is running") {
+			t.Errorf("%v: exit %d, stderr %q", c, code, errOut)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	e := newEnv(t)
+	// No file at the default path: valid, defaults, nothing spawned.
+	out, _, code := e.cli("check")
+	if code != 0 || !strings.HasPrefix(out, "gate: refuse: ") {
+		t.Fatalf("check without a file: exit %d\n%s", code, out)
+	}
+	e.writeSettings("", true)
+	if out, _, code := e.cli("check"); code != 0 || out != "gate: spawn\n" {
+		t.Fatalf("valid file: exit %d\n%s", code, out)
+	}
+	os.Remove(filepath.Join(e.models, "tiny.gguf"))
+	if out, _, code := e.cli("check"); code != 0 || !strings.Contains(out, "gate: refuse: model file") {
+		t.Fatalf("model missing: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(e.root, "bad.toml")
+	os.WriteFile(bad, []byte("backend = \"llamacpp\"\nmodel_id = \"../../etc/passwd\"\n[supervisor]\ninitial_backoff = 500\n"), 0o644)
+	before, _ := os.ReadFile(bad)
+	out, _, code = e.cli("check", "--config", bad)
+	if code != 1 {
+		t.Fatalf("invalid file: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, bad+":4: supervisor.initial_backoff: ") {
+		t.Fatalf("no file:line: key for the bare-number duration:\n%s", out)
+	}
+	after, _ := os.ReadFile(bad)
+	if !bytes.Equal(before, after) {
+		t.Fatal("check modified the settings file")
+	}
+	if _, _, code := e.cli("check", "--config", filepath.Join(e.root, "missing.toml")); code != 1 {
+		t.Fatalf("missing explicit --config: exit %d", code)
+	}
+}
+
+func TestAgentLifecycleOverTheCLI(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	a := e.startAgent()
+	st := e.waitState("running")
+	pid := pidOf(st)
+	if pid == 0 || st["model"] != "tiny" || st["since"] == nil || !alive(pid) {
+		t.Fatalf("running status %v", st)
+	}
+	// Exact JSON: the variant's fields, nothing else.
+	out, _, _ := e.cli("status", "--json")
+	want := fmt.Sprintf(`{"state":"running","pid":%d,"model":"tiny","since":%q}`+"\n", pid, st["since"])
+	if out != want {
+		t.Fatalf("status --json\n got %s\nwant %s", out, want)
+	}
+	if out, _, code := e.cli("status"); code != 0 || !strings.Contains(out, "running (pid "+strconv.Itoa(pid)) {
+		t.Fatalf("status text: %q", out)
+	}
+
+	// A watcher sees every change from now on, in order.
+	watch := exec.Command(agentBin, "status", "--watch", "--json")
+	watch.Env = e.vars
+	stdout, _ := watch.StdoutPipe()
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	var first string
+	select {
+	case first = <-lines: // subscribed: from here on it sees every change
+	case <-time.After(10 * time.Second):
+		t.Fatal("status --watch printed nothing")
+	}
+
+	if _, errOut, code := e.cli("stop"); code != 0 {
+		t.Fatalf("stop: %d %s", code, errOut)
+	}
+	e.waitState("stopped")
+	if alive(pid) {
+		t.Fatal("child alive after stop")
+	}
+	e.cli("start")
+	pid2 := pidOf(e.waitState("running"))
+	e.cli("restart")
+	var pid3 int
+	e.poll(10*time.Second, "a new child after restart", func() bool {
+		m := e.status()
+		pid3 = pidOf(m)
+		return m["state"] == "running" && pid3 != pid2
+	})
+	if alive(pid2) {
+		t.Fatal("old child alive after restart")
+	}
+
+	// quit returns only once the child is reaped.
+	if _, errOut, code := e.cli("quit"); code != 0 {
+		t.Fatalf("quit: %d %s", code, errOut)
+	}
+	if alive(pid3) {
+		t.Fatal("quit returned while the child was still alive")
+	}
+	if err := a.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("agent exit: %v\n%s", err, a.stderr)
+	}
+	if err := watch.Wait(); err != nil {
+		t.Fatalf("watch exit: %v", err)
+	}
+	var got []map[string]any
+	all := []string{first}
+	for l := range lines {
+		all = append(all, l)
+	}
+	for _, l := range all {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("watch line %q: %v", l, err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, m["at"].(string)); err != nil {
+			t.Fatalf("watch line without RFC 3339 at: %q", l)
+		}
+		got = append(got, m)
+	}
+	var states []string
+	for _, m := range got {
+		states = append(states, m["state"].(string))
+	}
+	wantStates := "running stopped starting running starting running stopped"
+	if strings.Join(states, " ") != wantStates {
+		t.Fatalf("watch states %v, want %s", states, wantStates)
+	}
+	if got[0]["at"] != got[0]["since"] {
+		t.Fatalf("first watch line: at %v != since %v", got[0]["at"], got[0]["since"])
+	}
+	if _, _, code := e.cli("status"); code != 3 {
+		t.Fatalf("status after quit: exit %d, want 3", code)
+	}
+}
+
+func TestSignalsStopTheChildFirst(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.writeSettings("", true)
+			a := e.startAgent()
+			pid := pidOf(e.waitState("running"))
+			a.cmd.Process.Signal(sig)
+			if err := a.wait(t, 10*time.Second); err != nil {
+				t.Fatalf("agent exit after %v: %v\n%s", sig, err, a.stderr)
+			}
+			if alive(pid) {
+				t.Fatalf("child %d outlived the agent after %v", pid, sig)
+			}
+		})
+	}
+}
+
+func TestSecondAgentSaysAlreadyRunning(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	a := e.startAgent()
+	_, errOut, code := e.cli("--headless")
+	want := fmt.Sprintf("already running (pid %d)", a.cmd.Process.Pid)
+	if code != 0 || !strings.Contains(errOut, want) {
+		t.Fatalf("second agent: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+	// The first is untouched.
+	e.waitState("running")
+}
+
+func TestAgentSIGKILLTakesTheChildWithIt(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	a := e.startAgent()
+	pid := pidOf(e.waitState("running"))
+	killed := time.Now()
+	a.cmd.Process.Kill()
+	a.wait(t, 5*time.Second)
+	e.poll(5*time.Second, "the child to die with its agent", func() bool { return !alive(pid) })
+	t.Logf("child gone %v after SIGKILL of the agent", time.Since(killed))
+	// The next agent starts cleanly despite the stale socket and pid file.
+	e.startAgent()
+	e.waitState("running")
+}
+
+func TestInvalidSettingsAtStart(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("max_restarts = -1\n", true)
+	before, _ := os.ReadFile(e.settings)
+	e.startAgent()
+	st := e.waitState("not_spawning")
+	if se, _ := st["settings_error"].(string); !strings.Contains(se, "supervisor.max_restarts") {
+		t.Fatalf("status %v", st)
+	}
+	after, _ := os.ReadFile(e.settings)
+	if !bytes.Equal(before, after) {
+		t.Fatal("the agent modified the settings file")
+	}
+	// Fixing the file starts the server without a restart of the agent.
+	e.writeSettings("", true)
+	st = e.waitState("running")
+	if _, has := st["settings_error"]; has {
+		t.Fatalf("settings_error not cleared: %v", st)
+	}
+}
+
+func TestHotReload(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	e.startAgent()
+	pid := pidOf(e.waitState("running"))
+
+	// Garbage: the running child stays, settings_error says why.
+	os.WriteFile(e.settings, []byte("backend = \"llamacpp\"\nthis is not toml ===\n"), 0o644)
+	var st map[string]any
+	e.poll(10*time.Second, "settings_error", func() bool {
+		st = e.status()
+		_, has := st["settings_error"]
+		return has
+	})
+	if st["state"] != "running" || pidOf(st) != pid || !alive(pid) {
+		t.Fatalf("invalid edit touched the running server: %v", st)
+	}
+	// Fixed, same values: error cleared, same child.
+	e.writeSettings("", true)
+	e.poll(10*time.Second, "settings_error cleared", func() bool {
+		st = e.status()
+		_, has := st["settings_error"]
+		return !has
+	})
+	if pidOf(st) != pid {
+		t.Fatalf("an unchanged setting restarted the server: %v", st)
+	}
+	// A change to the child's argv restarts it.
+	e.writeSettings("", true)
+	os.WriteFile(e.settings, append(mustRead(t, e.settings), []byte("")...), 0o644)
+	body := strings.Replace(string(mustRead(t, e.settings)), `backend = "llamacpp"`, "backend = \"llamacpp\"\nctx_len = 2048", 1)
+	os.WriteFile(e.settings, []byte(body), 0o644)
+	e.poll(10*time.Second, "a restart with the new ctx_len", func() bool {
+		st = e.status()
+		return st["state"] == "running" && pidOf(st) != pid
+	})
+	if alive(pid) {
+		t.Fatal("old child alive after the restart")
+	}
+}
+
+func TestModelArrivingLaterStartsTheServer(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", false)
+	e.startAgent()
+	st := e.waitState("not_spawning")
+	if r, _ := st["reason"].(string); !strings.Contains(r, "tiny.gguf") || !strings.Contains(r, "not found") {
+		t.Fatalf("reason %q", r)
+	}
+	// A finished download: written elsewhere, renamed into place.
+	part := filepath.Join(e.models, "tiny.gguf.part")
+	fakellama.WriteModel(part)
+	os.Rename(part, filepath.Join(e.models, "tiny.gguf"))
+	e.waitState("running")
+}
+
+func TestPortTakenThenFreed(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	e.startAgent()
+	st := e.waitState("not_spawning")
+	if st["reason"] != fmt.Sprintf("port %d is already in use", e.port) {
+		t.Fatalf("status %v", st)
+	}
+	l.Close()
+	e.waitState("running")
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
