@@ -569,7 +569,7 @@ func TestSupervisorAgent(t *testing.T) {
 		t.Fatalf("Watch = %v", err)
 	}
 	since := st.Since.Format(supervisor.SinceFormat)
-	if want := `{"state":"not_spawning","reason":"not started yet","model":"qwen","since":"` + since + `","at":"` + since + `"}`; line != want {
+	if want := `{"state":"not_spawning","reason":"ocm-tray is starting up","model":"qwen","since":"` + since + `","at":"` + since + `"}`; line != want {
 		t.Fatalf("first watch line %s, want %s", line, want)
 	}
 }

@@ -30,14 +30,17 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed f
 		return err
 	}
 	defer w.Close()
-	watched := map[string]bool{}
+	// rewatch adds what is missing. It asks the watcher what it watches
+	// rather than remembering: a folder that was deleted (and maybe made
+	// again) has silently lost its watch.
 	rewatch := func() {
+		watched := map[string]bool{}
+		for _, p := range w.WatchList() {
+			watched[p] = true
+		}
 		for _, d := range dirs {
-			target := nearestExisting(d)
-			if target != "" && !watched[target] {
-				if w.Add(target) == nil {
-					watched[target] = true
-				}
+			if target := nearestExisting(d); target != "" && !watched[target] {
+				w.Add(target)
 			}
 		}
 	}
@@ -68,8 +71,8 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed f
 			if !relevant(filepath.Clean(ev.Name)) {
 				continue
 			}
-			if ev.Has(fsnotify.Create) {
-				rewatch() // a watched folder may have just appeared
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				rewatch() // a watched folder may have just appeared or gone
 			}
 			if timer == nil {
 				timer = time.NewTimer(debounce)
