@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package desktoptest starts a throw-away Linux desktop for tests: a private
 // X server (Xvfb), a private D-Bus session bus, xfce4-panel (whose systray
 // plugin is both the StatusNotifierWatcher and the tray host) and dunst (a
