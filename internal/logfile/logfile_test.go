@@ -1,0 +1,50 @@
+package logfile
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRotatesAtTheCap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logs", "x.log")
+	f, err := Open(path, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.Repeat([]byte("a"), 39)
+	line = append(line, '\n') // 40 bytes
+	for i := 0; i < 5; i++ {  // 200 bytes through a 100-byte cap
+		if _, err := f.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	cur, _ := os.ReadFile(path)
+	old, _ := os.ReadFile(path + ".1")
+	if len(cur) != 40 || len(old) != 80 {
+		t.Fatalf("current %d bytes, previous %d bytes; want 40 and 80", len(cur), len(old))
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	if _, err := f.Write(line); err == nil {
+		t.Fatal("write after Close succeeded")
+	}
+}
+
+// Reopening appends and counts what is already there toward the cap.
+func TestReopenCountsExistingSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	os.WriteFile(path, bytes.Repeat([]byte("b"), 90), 0o600)
+	f, err := Open(path, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("0123456789abcdef"))
+	f.Close()
+	if old, _ := os.ReadFile(path + ".1"); len(old) != 90 {
+		t.Fatalf("existing content not rotated: %d bytes", len(old))
+	}
+}
