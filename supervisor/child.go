@@ -178,14 +178,26 @@ func describeExit(err error, tail []string) string {
 }
 
 // tellingLine picks the most telling of the last stderr lines: an error
-// line among the last few, else the last non-empty line.
+// line among the last few, else the last non-empty line. Of a run of error
+// lines the first is taken: a failure cascades ("invalid magic characters",
+// then four "failed to load model" lines, then "exiting due to model
+// loading error") and its first line names the cause. libstdc++'s
+// "terminate called without an active exception" is not an error line
+// here: llama-server prints it on every abort, a clean SIGTERM included, so
+// it would hide the line that says why (it is still the fallback).
 func tellingLine(tail []string) string {
 	const lookBack = 8
 	start := max(0, len(tail)-lookBack)
+	isError := func(s string) bool {
+		l := strings.ToLower(s)
+		return strings.Contains(l, "error") || strings.Contains(l, "failed") || strings.Contains(l, "couldn't") ||
+			strings.Contains(l, "cannot") || strings.Contains(l, "invalid")
+	}
 	for i := len(tail) - 1; i >= start; i-- {
-		l := strings.ToLower(tail[i])
-		if strings.Contains(l, "error") || strings.Contains(l, "failed") || strings.Contains(l, "couldn't") ||
-			strings.Contains(l, "cannot") || strings.Contains(l, "terminate called") || strings.Contains(l, "invalid") {
+		if isError(tail[i]) {
+			for i > start && isError(tail[i-1]) {
+				i--
+			}
 			return strings.TrimSpace(tail[i])
 		}
 	}

@@ -123,7 +123,7 @@ func TestSoakChaos(t *testing.T) {
 		w.chaos(sup, pokes)
 		// A random pause between actions: part of the workload.
 		time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
-		sampler.requireNoLingeringZombies(t, time.Second)
+		requireNoLingeringZombies(t, time.Second)
 		if err := rec.err(); err != nil {
 			t.Fatalf("after %d cycles: %v", cycles, err)
 		}
@@ -190,7 +190,6 @@ const (
 var knobNames = [...]string{"healthy", "crash", "hang", "unhealthy", "ignore-sigterm", "clean-exit", "stderr-flood", "slow-load", "bad-model", "bad-argument"}
 
 type soakWorld struct {
-	t      *testing.T
 	rng    *rand.Rand
 	base   Config // realConfig: the fake on a free port, fast policy
 	bad    string // a model file that fails to load
@@ -205,7 +204,7 @@ type soakWorld struct {
 }
 
 func newSoakWorld(t *testing.T, rng *rand.Rand) *soakWorld {
-	w := &soakWorld{t: t, rng: rng, base: realConfig(t), marker: "soak-" + strconv.Itoa(os.Getpid()), actions: map[string]int{}}
+	w := &soakWorld{rng: rng, base: realConfig(t), marker: "soak-" + strconv.Itoa(os.Getpid()), actions: map[string]int{}}
 	w.bad = filepath.Join(t.TempDir(), "bad.gguf")
 	if err := os.WriteFile(w.bad, []byte("not a model"), 0o644); err != nil {
 		t.Fatal(err)
@@ -660,7 +659,7 @@ func (s *childSampler) err() error {
 
 // requireNoLingeringZombies fails if a child of ours that is a zombie now
 // is still one after grace: exited children are reaped at once.
-func (s *childSampler) requireNoLingeringZombies(t *testing.T, grace time.Duration) {
+func requireNoLingeringZombies(t *testing.T, grace time.Duration) {
 	t.Helper()
 	type key struct {
 		pid   int
