@@ -141,7 +141,9 @@ func (a *agent) run(parent context.Context) error {
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
 
 	goDo("settings watcher", func() error {
-		dirs := []string{filepath.Dir(a.paths.ConfigFile), settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}
+		dirs := func() []string {
+			return []string{filepath.Dir(a.paths.ConfigFile), settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}
+		}
 		return settings.Watch(ctx, dirs, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
 	})
 

@@ -23,8 +23,10 @@ const DefaultDebounce = 250 * time.Millisecond
 // when it appears. It uses inotify (fsnotify), not polling: polling the file
 // every 500 ms would cost more CPU than the whole idle agent.
 //
-// Watch returns when ctx is done; changed is called from Watch's goroutine.
-func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed func()) error {
+// dirs is asked again after every reported change, so a new models_dir is
+// followed. Watch returns when ctx is done; dirs and changed are called from
+// Watch's goroutine.
+func Watch(ctx context.Context, dirs func() []string, debounce time.Duration, changed func()) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -33,12 +35,13 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed f
 	// rewatch adds what is missing. It asks the watcher what it watches
 	// rather than remembering: a folder that was deleted (and maybe made
 	// again) has silently lost its watch.
+	current := dirs()
 	rewatch := func() {
 		watched := map[string]bool{}
 		for _, p := range w.WatchList() {
 			watched[p] = true
 		}
-		for _, d := range dirs {
+		for _, d := range current {
 			if target := nearestExisting(d); target != "" && !watched[target] {
 				w.Add(target)
 			}
@@ -46,7 +49,7 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed f
 	}
 	rewatch()
 	relevant := func(name string) bool {
-		for _, d := range dirs {
+		for _, d := range current {
 			if name == d || strings.HasPrefix(name, d+string(filepath.Separator)) || strings.HasPrefix(d, name+string(filepath.Separator)) {
 				return true
 			}
@@ -93,6 +96,10 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, changed f
 			fire = nil
 			rewatch()
 			changed()
+			// The change may have moved models_dir. A folder no longer of
+			// interest keeps its watch; its events are filtered out.
+			current = dirs()
+			rewatch()
 		}
 	}
 }
