@@ -14,7 +14,9 @@ func watchHarness(t *testing.T, dirs ...string) <-chan struct{} {
 	calls := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, func() []string { return dirs }, 20*time.Millisecond, func() { calls <- struct{}{} }) }()
+	go func() {
+		done <- Watch(ctx, func() []string { return dirs }, 20*time.Millisecond, func() { calls <- struct{}{} })
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -92,7 +94,9 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	calls := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, func() []string { return []string{dir} }, 300*time.Millisecond, func() { calls <- struct{}{} }) }()
+	go func() {
+		done <- Watch(ctx, func() []string { return []string{dir} }, 300*time.Millisecond, func() { calls <- struct{}{} })
+	}()
 	defer func() { cancel(); <-done }()
 	f := filepath.Join(dir, "m.gguf.part")
 	untilCall(t, calls, "a first write", func() { os.WriteFile(f, []byte("x"), 0o644) })

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,24 +138,50 @@ func (e *env) cli(args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// agentProc is a running headless agent.
+// agentProc is a running agent.
 type agentProc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan struct{} // closed when the agent exited; err is then set
 	err    error
 }
 
+// syncBuffer is the agent's stderr, safe to read while the agent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startAgent runs a headless agent.
 func (e *env) startAgent(args ...string) *agentProc {
 	e.t.Helper()
-	cmd := exec.Command(agentBin, append([]string{"--headless"}, args...)...)
-	cmd.Env = e.vars
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	return e.startAgentWith(agentBin, e.vars, append([]string{"--headless"}, args...)...)
+}
+
+// startAgentWith runs the agent binary bin with the environment vars and
+// returns once its CLI answers; Cleanup stops it if the test did not.
+func (e *env) startAgentWith(bin string, vars []string, args ...string) *agentProc {
+	e.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = vars
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	a := &agentProc{cmd: cmd, stderr: &errb, done: make(chan struct{})}
+	a := &agentProc{cmd: cmd, stderr: errb, done: make(chan struct{})}
 	go func() {
 		a.err = cmd.Wait()
 		close(a.done)
