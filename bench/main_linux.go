@@ -40,6 +40,9 @@ type bench struct {
 	peersOK  bool
 	trayOK   bool
 	trayNote string
+	micro    string // go test -bench output
+	load0    string // /proc/loadavg before and after
+	load1    string
 }
 
 const (
@@ -121,8 +124,9 @@ func run(runs int, idle time.Duration, out string, install, withTray, withPeers 
 	}{
 		{"cli baseline", b.cliBaseline},
 		{"ocm-tray crash/respawn/readiness", b.ocmCrash},
-		{"ocm-tray stop", func() error { return b.ocmStop(false) }},
-		{"ocm-tray stop (SIGTERM ignored)", func() error { return b.ocmStop(true) }},
+		{"ocm-tray stop", func() error { return b.ocmStop("stop") }},
+		{"ocm-tray stop (child exits at once)", func() error { return b.ocmStop("stop0") }},
+		{"ocm-tray stop (SIGTERM ignored)", func() error { return b.ocmStop("stopign") }},
 		{"ocm-tray survival", b.ocmSurvival},
 	}
 	if b.peersOK {
@@ -135,11 +139,15 @@ func run(runs int, idle time.Duration, out string, install, withTray, withPeers 
 				struct {
 					name string
 					f    func() error
-				}{k + " stop", func() error { return b.peerStop(k, false) }},
+				}{k + " stop", func() error { return b.peerStop(k, "stop") }},
 				struct {
 					name string
 					f    func() error
-				}{k + " stop (SIGTERM ignored)", func() error { return b.peerStop(k, true) }},
+				}{k + " stop (child exits at once)", func() error { return b.peerStop(k, "stop0") }},
+				struct {
+					name string
+					f    func() error
+				}{k + " stop (SIGTERM ignored)", func() error { return b.peerStop(k, "stopign") }},
 				struct {
 					name string
 					f    func() error
@@ -152,6 +160,7 @@ func run(runs int, idle time.Duration, out string, install, withTray, withPeers 
 		f    func() error
 	}{"idle footprint", func() error { return b.idleAll(withTray) }})
 
+	b.load0 = loadavg()
 	failed := 0
 	for _, s := range steps {
 		logf("== %s", s.name)
@@ -166,6 +175,14 @@ func run(runs int, idle time.Duration, out string, install, withTray, withPeers 
 		b.res.errors = append(b.res.errors, err.Error())
 	}
 	elapsed := time.Since(started)
+	b.load1 = loadavg()
+	logf("== go test -bench ./supervisor")
+	mb := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1", "./supervisor")
+	mbOut, err := mb.CombinedOutput()
+	if err != nil {
+		b.res.errors = append(b.res.errors, fmt.Sprintf("go test -bench: %v", err))
+	}
+	b.micro = string(mbOut)
 
 	report := b.report(cmdline, elapsed)
 	fmt.Print(b.table())
@@ -274,26 +291,28 @@ func healthOK(port int) bool {
 }
 
 // firstOK probes /health as fast as it reasonably can (one keep-alive
-// connection, gap between probes) until it gets a 200, and returns the time
-// that answer arrived.
-func firstOK(ctx context.Context, port int, gap time.Duration) (time.Time, error) {
+// connection, gap between probes) until it gets a 200. It returns when the
+// last probe that did not get a 200 was sent, and when the first 200 arrived.
+func firstOK(ctx context.Context, port int, gap time.Duration) (notYet, first time.Time, err error) {
 	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: time.Second}
 	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		sent := time.Now()
 		resp, err := c.Do(req)
 		now := time.Now()
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return now, nil
+				return notYet, now, nil
 			}
 		}
+		notYet = sent
 		if ctx.Err() != nil {
-			return time.Time{}, ctx.Err()
+			return notYet, time.Time{}, ctx.Err()
 		}
 		time.Sleep(gap)
 	}
@@ -350,4 +369,16 @@ func pkgVersion(pkg string) string {
 		return "?"
 	}
 	return string(out)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

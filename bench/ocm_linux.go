@@ -82,13 +82,13 @@ initial_backoff = %q
 max_backoff = %q
 stability_window = "24h"
 health_check_interval = %q
-health_check_timeout = "15s"
+health_check_timeout = %q
 startup_timeout = "1m"
 stop_timeout = %q
 
 [notifications]
 level = "off"
-`, o.port, b.fake, pol.Backoff.String(), pol.Backoff.String(), pol.HealthEvery.String(), pol.StopTimeout.String())
+`, o.port, b.fake, pol.Backoff.String(), pol.Backoff.String(), pol.HealthEvery.String(), max(15*time.Second, pol.HealthEvery).String(), pol.StopTimeout.String())
 	if err := os.MkdirAll(filepath.Join(x["XDG_CONFIG_HOME"], "ocm"), 0o700); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@ type procEvents struct {
 	mu      sync.Mutex
 	fork    map[int]time.Time // process (tgid) -> when it was forked
 	exec    map[int]time.Time // process -> its latest exec
-	exit    map[int]time.Time // process -> when its leader exited
+	exit    map[int]time.Time // process -> when its leader thread exited
+	last    map[int]time.Time // process -> when its last thread exited so far (the process is waitable after it)
 	changed chan struct{}     // closed and replaced on every event
 	err     error
 }
@@ -54,7 +55,7 @@ func startProcEvents() (*procEvents, error) {
 		return nil, err
 	}
 	p := &procEvents{fd: fd, offset: clockOffset(), fork: map[int]time.Time{}, exec: map[int]time.Time{},
-		exit: map[int]time.Time{}, changed: make(chan struct{})}
+		exit: map[int]time.Time{}, last: map[int]time.Time{}, changed: make(chan struct{})}
 	go p.read()
 	return p, nil
 }
@@ -146,6 +147,7 @@ func (p *procEvents) read() {
 					if pid == tgid {
 						p.exit[tgid] = ts
 					}
+					p.last[tgid] = ts
 				}
 			}
 			close(p.changed)
@@ -171,6 +173,8 @@ func (p *procEvents) lookup(kind string, pid int, after time.Time) (time.Time, b
 		m = p.fork
 	case "exec":
 		m = p.exec
+	case "last":
+		m = p.last
 	default:
 		m = p.exit
 	}

@@ -24,6 +24,19 @@ func fakeEnv(ignoreTerm bool) []string {
 	return env
 }
 
+// stopEnv is the child's environment for a stop figure: "stop" (the
+// llama-server-like 2 ms shutdown), "stop0" (exits at once on SIGTERM, so
+// only the supervisor's own cost is left) or "stopign" (ignores SIGTERM).
+func stopEnv(fig string) []string {
+	switch fig {
+	case "stopign":
+		return fakeEnv(true)
+	case "stop0":
+		return append(fakeEnv(false), "FAKE_LLAMA_SHUTDOWN_DELAY=0s")
+	}
+	return fakeEnv(false)
+}
+
 // cliBaseline is what starting the ocm-tray binary costs, without the
 // agent: part of every `ocm-tray quit`.
 func (b *bench) cliBaseline() error {
@@ -83,6 +96,7 @@ func (b *bench) ocmCrash() error {
 		if _, _, err = o.waitEvent(i, 10*time.Second, "running"); err != nil {
 			return err
 		}
+		texit = b.lastExit(pid, texit)
 		b.res.add("crash", "ocm-tray", ms(rest.At.Sub(texit)))
 		b.res.add("respawn", "ocm-tray", ms(tfork.Sub(rest.At)-backoff))
 		b.res.add("exit2new", "ocm-tray", ms(tfork.Sub(texit)-backoff))
@@ -99,10 +113,10 @@ func (b *bench) ocmCrash() error {
 			return fmt.Errorf("run %d: child %d did not exit", r, pid)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		firstC := make(chan time.Time, 1)
+		firstC := make(chan [2]time.Time, 1)
 		go func() {
-			t, _ := firstOK(ctx, o.port, 100*time.Microsecond)
-			firstC <- t
+			notYet, first, _ := firstOK(ctx, o.port, 100*time.Microsecond)
+			firstC <- [2]time.Time{notYet, first}
 		}()
 		run, _, err := o.waitEvent(m, 10*time.Second, "running")
 		first := <-firstC
@@ -110,10 +124,13 @@ func (b *bench) ocmCrash() error {
 		if err != nil {
 			return err
 		}
-		if first.IsZero() {
-			return fmt.Errorf("run %d: the bench never saw a 200", r)
+		if first[1].IsZero() || first[0].IsZero() {
+			return fmt.Errorf("run %d: the bench never saw a 503 then a 200", r)
 		}
-		b.res.add("ready", "ocm-tray", ms(run.At.Sub(first)))
+		// /health turned 200 after the bench sent its last non-200 probe
+		// and before its first 200 arrived: readiness lies between these.
+		b.res.add("ready", "ocm-tray", ms(run.At.Sub(first[0])))
+		b.res.add("readylow", "ocm-tray", ms(run.At.Sub(first[1])))
 		pid = run.PID
 	}
 	return nil
@@ -121,13 +138,9 @@ func (b *bench) ocmCrash() error {
 
 // ocmStop: per run a fresh agent; `ocm-tray quit` -> child exited, and ->
 // quit returned (which it does after the agent reaped the child).
-func (b *bench) ocmStop(ignoring bool) error {
-	fig := "stop"
-	if ignoring {
-		fig = "stopign"
-	}
+func (b *bench) ocmStop(fig string) error {
 	for r := range b.runs {
-		o, err := b.newOCM(fmt.Sprintf("ocm-stop-%d", r), ocmPolicy{Backoff: backoff, StopTimeout: stopTimeout, HealthEvery: 5 * time.Second}, fakeEnv(ignoring))
+		o, err := b.newOCM(fmt.Sprintf("ocm-stop-%d", r), ocmPolicy{Backoff: backoff, StopTimeout: stopTimeout, HealthEvery: 5 * time.Second}, stopEnv(fig))
 		if err != nil {
 			return err
 		}
@@ -159,13 +172,8 @@ func (b *bench) ocmStop(ignoring bool) error {
 			if aliveNotZombie(ev.PID) {
 				return fmt.Errorf("child %d still alive after quit returned", ev.PID)
 			}
-			if ignoring {
-				b.res.add("stopign", "ocm-tray", ms(texit.Sub(t0)-stopTimeout))
-				b.res.add("stopigncli", "ocm-tray", ms(tret.Sub(t0)-stopTimeout))
-			} else {
-				b.res.add("stop", "ocm-tray", ms(texit.Sub(t0)))
-				b.res.add("stopcli", "ocm-tray", ms(tret.Sub(t0)))
-			}
+			texit = b.lastExit(ev.PID, texit)
+			b.addStop(fig, "ocm-tray", texit.Sub(t0), tret.Sub(t0))
 			waitGone(o.agentPID, 3*time.Second)
 			return nil
 		}()
@@ -202,6 +210,8 @@ func (b *bench) ocmSurvival() error {
 			syscall.Kill(o.agentPID, syscall.SIGKILL)
 			texit, died := b.pe.wait("exit", st.PID, t0, 2*time.Second)
 			if died {
+				time.Sleep(50 * time.Millisecond)
+				texit = b.lastExit(st.PID, texit)
 				b.res.add("death", "ocm-tray", ms(texit.Sub(t0)))
 			} else if aliveNotZombie(st.PID) {
 				b.res.survived["ocm-tray"]++
@@ -248,6 +258,7 @@ func (b *bench) peerCrash(kind string) error {
 		if !ok {
 			return fmt.Errorf("run %d: no fork event for %d", r, newPID)
 		}
+		texit = b.lastExit(pid, texit)
 		b.res.add("exit2new", kind, ms(tfork.Sub(texit)))
 		if kind == "supervisord" {
 			var seen time.Time
@@ -272,8 +283,9 @@ func (b *bench) peerCrash(kind string) error {
 	return nil
 }
 
-func (b *bench) peerStop(kind string, ignoring bool) error {
-	p, err := b.newPeer(kind, fakeEnv(ignoring), int(stopTimeout/time.Second))
+func (b *bench) peerStop(kind, fig string) error {
+	ignoring := fig == "stopign"
+	p, err := b.newPeer(kind, stopEnv(fig), int(stopTimeout/time.Second))
 	if err != nil {
 		return err
 	}
@@ -298,13 +310,9 @@ func (b *bench) peerStop(kind string, ignoring bool) error {
 		if !ok {
 			return fmt.Errorf("run %d: child %d did not exit", r, pid)
 		}
-		if ignoring {
-			b.res.add("stopign", kind, ms(texit.Sub(t0)-stopTimeout))
-			b.res.add("stopigncli", kind, ms(tret.Sub(t0)-stopTimeout))
-		} else {
-			b.res.add("stop", kind, ms(texit.Sub(t0)))
-			b.res.add("stopcli", kind, ms(tret.Sub(t0)))
-		}
+		waitGone(pid, 5*time.Second)
+		texit = b.lastExit(pid, texit)
+		b.addStop(fig, kind, texit.Sub(t0), tret.Sub(t0))
 		if r == b.runs-1 {
 			break
 		}
@@ -339,6 +347,8 @@ func (b *bench) peerSurvival(kind string) error {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 			texit, died := b.pe.wait("exit", pid, t0, 2*time.Second)
 			if died {
+				time.Sleep(50 * time.Millisecond)
+				texit = b.lastExit(pid, texit)
 				b.res.add("death", kind, ms(texit.Sub(t0)))
 			} else if aliveNotZombie(pid) {
 				b.res.survived[kind]++
@@ -379,6 +389,19 @@ func (b *bench) idleAll(withTray bool) error {
 	}
 	targets = append(targets, idleTarget{"ocm-tray headless", o.agentPID})
 
+	// The same agent with no health probe in the window: what the probes cost.
+	polQuiet := pol
+	polQuiet.HealthEvery = time.Hour
+	oq, err := b.newOCM("ocm-idle-noprobe", polQuiet, fakeEnv(false))
+	if err != nil {
+		return err
+	}
+	defer oq.stop()
+	if err := oq.startHeadless(); err != nil {
+		return err
+	}
+	targets = append(targets, idleTarget{"ocm-tray headless, no probes (1 h interval)", oq.agentPID})
+
 	var tr *trayInst
 	if withTray {
 		tr, err = b.startTray(pol)
@@ -407,7 +430,7 @@ func (b *bench) idleAll(withTray bool) error {
 		}
 	}
 	// Every ocm-tray child running.
-	for _, oi := range []*ocmInst{o, trOCM(tr)} {
+	for _, oi := range []*ocmInst{o, oq, trOCM(tr)} {
 		if oi == nil {
 			continue
 		}
@@ -426,12 +449,28 @@ func (b *bench) idleAll(withTray bool) error {
 	}
 	w0 := time.Now()
 	maxRSS := map[string]int64{}
-	for time.Since(w0) < b.idle {
-		time.Sleep(time.Second)
+	sub := map[string]series{} // CPU % per 10 s sub-window
+	lastCPU := map[string]int64{}
+	for k, v := range cpu0 {
+		lastCPU[k] = v
+	}
+	lastT := w0
+	for i := 1; time.Since(w0) < b.idle; i++ {
+		time.Sleep(time.Until(w0.Add(time.Duration(i) * time.Second)))
 		for _, t := range targets {
 			if r, err := rssKB(t.pid); err == nil && r > maxRSS[t.who] {
 				maxRSS[t.who] = r
 			}
+		}
+		if i%10 == 0 {
+			now := time.Now()
+			for _, t := range targets {
+				if c, err := cpuNS(t.pid); err == nil {
+					sub[t.who] = append(sub[t.who], float64(c-lastCPU[t.who])/float64(now.Sub(lastT))*100)
+					lastCPU[t.who] = c
+				}
+			}
+			lastT = now
 		}
 	}
 	window := time.Since(w0)
@@ -445,6 +484,7 @@ func (b *bench) idleAll(withTray bool) error {
 			cpuPct:  float64(c1-cpu0[t.who]) / float64(window) * 100,
 			cpuMS:   float64(c1-cpu0[t.who]) / 1e6,
 			threads: threadCount(t.pid),
+			sub:     sub[t.who],
 			window:  window,
 		}
 	}
@@ -553,7 +593,7 @@ func (t *trayInst) registered() (bool, string) {
 	}
 	var out []byte
 	ok := waitFor(15*time.Second, 100*time.Millisecond, func() bool {
-		cmd := exec.Command("dbus-send", "--print-reply", "--address="+strings.TrimSpace(string(b)),
+		cmd := exec.Command("dbus-send", "--print-reply", "--bus="+strings.TrimSpace(string(b)),
 			"--dest=org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher", "org.freedesktop.DBus.Properties.Get",
 			"string:org.kde.StatusNotifierWatcher", "string:RegisteredStatusNotifierItems")
 		out, err = cmd.CombinedOutput()
@@ -575,4 +615,27 @@ func (t *trayInst) stop() {
 	if t.cmd != nil && t.cmd.Process != nil {
 		killGroup(t.cmd.Process.Pid)
 	}
+}
+
+// lastExit is when the last thread of pid exited (the process became
+// waitable), given its leader's exit; it records the kernel's teardown time
+// in between. Call it once the process is known to be reaped.
+func (b *bench) lastExit(pid int, leader time.Time) time.Time {
+	last, ok := b.pe.lookup("last", pid, leader)
+	if !ok {
+		return leader
+	}
+	b.res.add("teardown", "all", ms(last.Sub(leader)))
+	return last
+}
+
+// addStop records a stop: command -> child exited, and -> command returned;
+// for "stopign" both beyond the stop timeout.
+func (b *bench) addStop(fig, who string, exited, returned time.Duration) {
+	if fig == "stopign" {
+		exited -= stopTimeout
+		returned -= stopTimeout
+	}
+	b.res.add(fig, who, ms(exited))
+	b.res.add(fig+"cli", who, ms(returned))
 }
