@@ -34,6 +34,7 @@ type bench struct {
 	tmp      string
 	ocm      string // built ocm-tray
 	fake     string // built fake llama-server
+	floor    string // built gofloor, the Go runtime's idle reference
 	pe       *procEvents
 	res      *results
 	logf     func(string, ...any)
@@ -203,7 +204,8 @@ func run(runs int, idle time.Duration, out string, install, withTray, withPeers 
 func (b *bench) build() error {
 	b.ocm = filepath.Join(b.tmp, "ocm-tray")
 	b.fake = filepath.Join(b.tmp, "llama-server")
-	for _, x := range [][2]string{{b.ocm, "./cmd/ocm-tray"}, {b.fake, "./internal/fakellama/fake-llama-server"}} {
+	b.floor = filepath.Join(b.tmp, "gofloor")
+	for _, x := range [][2]string{{b.ocm, "./cmd/ocm-tray"}, {b.fake, "./internal/fakellama/fake-llama-server"}, {b.floor, "./bench/gofloor"}} {
 		cmd := exec.Command("go", "build", "-o", x[0], x[1])
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

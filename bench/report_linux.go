@@ -211,7 +211,7 @@ func (b *bench) report(cmdline string, elapsed time.Duration) string {
 	sb.WriteString("\n")
 	if len(b.res.idle) > 0 {
 		sb.WriteString("Idle detail:\n\n| process | max RSS (MB) | CPU in window (ms) | CPU (%) | CPU % per 10 s sub-window, median (min – max) | threads |\n|---|---|---|---|---|---|\n")
-		for _, who := range []string{"ocm-tray headless", "ocm-tray headless, no probes (1 h interval)", "ocm-tray tray", "supervisord", "runit"} {
+		for _, who := range []string{"ocm-tray headless", "ocm-tray headless, no probes (1 h interval)", floorName, "ocm-tray tray", "supervisord", "runit"} {
 			if r, ok := b.res.idle[who]; ok {
 				fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %d |\n", who, fmtNum(r.rssMB), fmtNum(r.cpuMS), fmtNum(r.cpuPct), r.sub.cell(), r.threads)
 			}

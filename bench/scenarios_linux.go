@@ -367,6 +367,9 @@ func (b *bench) peerSurvival(kind string) error {
 }
 
 // idleTarget is one process whose idle footprint is sampled.
+// floorName labels the Go runtime's own idle cost in the idle figures.
+const floorName = "Go floor: a Go process that only wakes every 5 s"
+
 type idleTarget struct {
 	who string // "ocm-tray headless", "ocm-tray tray", "supervisord", "runit"
 	pid int
@@ -401,6 +404,17 @@ func (b *bench) idleAll(withTray bool) error {
 		return err
 	}
 	targets = append(targets, idleTarget{"ocm-tray headless, no probes (1 h interval)", oq.agentPID})
+
+	// The floor: a Go process that only wakes every 5 s.
+	floor := exec.Command(b.floor, "-every", pol.HealthEvery.String())
+	if err := startGroup("gofloor", floor); err != nil {
+		return err
+	}
+	defer func() {
+		killGroup(floor.Process.Pid)
+		floor.Wait()
+	}()
+	targets = append(targets, idleTarget{floorName, floor.Process.Pid})
 
 	var tr *trayInst
 	if withTray {

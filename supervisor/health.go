@@ -1,12 +1,15 @@
 package supervisor
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,51 +27,66 @@ const maxHealthBody = 4 << 10
 // transport's default allows 10 MB). llama-server sends a few hundred bytes.
 const maxHealthHeader = 64 << 10
 
-// httpProber probes llama-server's /health. It never follows a redirect
-// (the probe must not leave the configured host), never uses a proxy, and
-// reads at most maxHealthHeader bytes of header and maxHealthBody of body.
+// httpProber probes llama-server's /health. It speaks just enough HTTP/1.1
+// itself, on the probing goroutine alone: a fresh connection per probe
+// ("Connection: close"), the request written by hand and the answer parsed
+// by net/http's ReadResponse. net/http's client would pass every probe
+// through three goroutines (the caller and the connection's reader and
+// writer); on an idle machine each hand-off wakes a thread, and those
+// wake-ups were most of an idle agent's CPU. A fresh connection also never
+// races llama-server's 5 s keep-alive timeout.
+//
+// It never follows a redirect (the probe must not leave the configured
+// host), never uses a proxy (it dials the host itself), and reads at most
+// maxHealthHeader bytes of header and maxHealthBody of body.
 type httpProber struct {
-	client *http.Client
+	dialer net.Dialer
 }
 
-func newHTTPProber() *httpProber {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        1,
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-		// A hostile endpoint streaming header lines would otherwise cost
-		// each probe 10 MB.
-		MaxResponseHeaderBytes: maxHealthHeader,
-	}
-	return &httpProber{client: &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}}
-}
+func newHTTPProber() *httpProber { return &httpProber{} }
+
+// errProbeTimeout is a probe that did not finish within its bound.
+var errProbeTimeout = errors.New("health check timed out")
 
 // probe returns nil for 200, errLoading for 503, and an error naming what
 // went wrong otherwise. ctx bounds the whole exchange, body included.
-func (p *httpProber) probe(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (p *httpProber) probe(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return err
 	}
-	resp, err := p.client.Do(req)
+	conn, err := p.dialer.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		return probeErr(err)
+		return failed(ctx, err)
+	}
+	defer conn.Close()
+	// ctx ends the exchange however it ends: its deadline up front, its
+	// cancellation (shutdown) by cutting the connection's deadline short.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nUser-Agent: ocm-tray\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		return failed(ctx, err)
+	}
+	limit := &io.LimitedReader{R: conn, N: maxHealthHeader}
+	resp, err := http.ReadResponse(bufio.NewReader(limit), nil)
+	if err != nil {
+		if limit.N <= 0 {
+			return fmt.Errorf("health check: server response headers exceeded %d bytes", maxHealthHeader)
+		}
+		return failed(ctx, err)
 	}
 	defer resp.Body.Close()
+	limit.N += maxHealthBody
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
-	if err != nil {
-		return fmt.Errorf("health answer %d, body unreadable: %w", resp.StatusCode, probeErr(err))
+	if err != nil && !(limit.N <= 0 && resp.StatusCode == http.StatusOK) {
+		return fmt.Errorf("health answer %d, body unreadable: %w", resp.StatusCode, failed(ctx, err))
 	}
-	// Drain a little more so the connection can be reused, never unbounded.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxHealthBody))
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		return nil
@@ -81,11 +99,19 @@ func (p *httpProber) probe(ctx context.Context, url string) error {
 	}
 }
 
-func (p *httpProber) close() { p.client.CloseIdleConnections() }
+// close exists for symmetry with a pooled client; every probe closes its
+// own connection.
+func (p *httpProber) close() {}
 
-func probeErr(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return errors.New("health check timed out")
+// failed names a transport error for last_error: a timeout (ctx's deadline,
+// or shutdown cutting the connection) reads "health check timed out".
+func failed(ctx context.Context, err error) error {
+	// A read cut by the deadline can surface as a parse error of what had
+	// arrived ("malformed HTTP response"): the clock decides, not the error.
+	d, hasDeadline := ctx.Deadline()
+	expired := hasDeadline && !time.Now().Before(d)
+	if expired || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return errProbeTimeout
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
