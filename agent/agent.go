@@ -168,8 +168,15 @@ func (a *agent) run(parent context.Context) error {
 		}()
 	}
 
-	runErr := sup.Run(ctx) // returns after the child is reaped
-	srv.Close()            // answers pending `ocm-tray quit`s: the child is gone
+	// The supervisor runs on a goroutine of its own, not on the caller's:
+	// fyne.io/systray's init locks the main goroutine to the main thread
+	// (macOS and Windows want UI there), and on a locked goroutine every
+	// wake-up (each health probe) is a hand-off between two threads, which
+	// doubled the idle agent's CPU.
+	runDone := make(chan error, 1)
+	go func() { runDone <- sup.Run(ctx) }()
+	runErr := <-runDone // after the child is reaped
+	srv.Close()         // answers pending `ocm-tray quit`s: the child is gone
 	cancel()
 	wg.Wait()
 	trayCancel()

@@ -10,5 +10,8 @@
 // One goroutine, the one that calls Run, owns the state machine and the
 // child. Start, Stop, Restart and Apply are messages to it. Status reads a
 // snapshot under a mutex; Subscribe and Changes hand changes out without ever
-// blocking the Run goroutine.
+// blocking the Run goroutine. Each health probe runs in a goroutine of its
+// own, so a hung endpoint never blocks the state machine; every spawn runs on
+// one dedicated OS thread (thread.go), because the child's parent-death
+// signal is tied to the thread that forked it.
 package supervisor

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
@@ -55,6 +54,8 @@ type runner struct {
 	pollDelay time.Duration
 	deadline  *time.Timer // startup_timeout while starting
 
+	thread *spawnThread // every spawn happens here (parent-death signal)
+
 	probing    bool
 	probeAgain bool
 	probeDone  chan probeResult
@@ -64,14 +65,7 @@ type runner struct {
 // Run supervises until ctx is done, then stops the child, publishes stopped
 // and returns once the child is reaped. Call it once.
 func (s *Supervisor) Run(ctx context.Context) error {
-	// The child's parent-death signal (Linux) fires when the OS thread that
-	// spawned it exits. Pinning this goroutine, which does every spawn, to
-	// one thread for as long as any child can exist ties the child's life to
-	// the agent's: only the agent's death ends this thread early.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
-	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.status(), probeDone: make(chan probeResult, 1)}
+	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.status(), probeDone: make(chan probeResult, 1), thread: startSpawnThread()}
 	defer r.shutdown()
 	r.evaluate()
 	for {
@@ -190,7 +184,9 @@ func (r *runner) evaluate() {
 		return
 	}
 	log := r.openLog()
-	p, err := r.s.spawn(cfg.Command, log)
+	var p proc
+	var err error
+	r.thread.do(func() { p, err = r.s.spawn(cfg.Command, log) })
 	if err != nil {
 		r.publish(Status{State: NotSpawning, Reason: fmt.Sprintf("cannot start %s: %v", cfg.Command.Path, err)})
 		return
@@ -405,6 +401,7 @@ func (r *runner) openLog() *logfile.File {
 // subscription. It runs when Run returns.
 func (r *runner) shutdown() {
 	r.stopChild()
+	r.thread.stop() // the last child is reaped: its parent thread may go
 	r.disarm()
 	r.probes.Wait()
 	r.publish(Status{State: Stopped})
