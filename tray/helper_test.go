@@ -17,6 +17,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
@@ -121,8 +122,8 @@ func startTray(t *testing.T, env []string, extra ...string) *trayProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(env, helperEnv+"=1"), extra...)
-	// Race reports of the helper are checked in Cleanup (see libraryRace)
-	// rather than turned into exit status 66.
+	// Race reports of the helper are checked in Cleanup (see
+	// desktoptest.LibraryRace) rather than turned into exit status 66.
 	cmd.Env = append(cmd.Env, "GORACE=exitcode=0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -168,8 +169,8 @@ func startTray(t *testing.T, env []string, extra ...string) *trayProc {
 			cmd.Process.Kill()
 			<-p.done
 		}
-		for _, r := range raceReports(p.log()) {
-			if libraryRace(r) {
+		for _, r := range desktoptest.RaceReports(p.log()) {
+			if desktoptest.LibraryRace(r) {
 				t.Logf("known data race inside fyne.io/systray + godbus prop (SetIcon rewrites the IconPixmap slice in place while a Get reply is encoded):\n%s", firstLines(r, 12))
 				continue
 			}
@@ -237,63 +238,6 @@ func (p *trayProc) waitExit() {
 }
 
 const waitTimeout = 20 * time.Second
-
-// raceReports splits the race detector's reports out of a log.
-func raceReports(lines []string) []string {
-	var out []string
-	var cur []string
-	in := false
-	for _, l := range lines {
-		switch {
-		case strings.Contains(l, "WARNING: DATA RACE"):
-			in, cur = true, nil
-		case in && strings.HasPrefix(l, "=================="):
-			out = append(out, strings.Join(cur, "\n"))
-			in = false
-		case in:
-			cur = append(cur, l)
-		}
-	}
-	return out
-}
-
-// libraryRace reports whether both accesses of a race report happen inside
-// systray or godbus (their first frame outside the runtime and reflect).
-// fyne.io/systray v1.12.2 SetIcon stores the new pixmap with prop.SetMust,
-// and godbus's dbus.Store writes into the existing []PX element in place,
-// while prop.Get hands that same slice to a reply encoded after the lock is
-// released: a host reading IconPixmap during SetIcon races with it. Nothing
-// outside the library can order the two.
-func libraryRace(report string) bool {
-	accesses := 0
-	lines := strings.Split(report, "\n")
-	for i, l := range lines {
-		if !(strings.HasPrefix(l, "Read at") || strings.HasPrefix(l, "Write at") ||
-			strings.HasPrefix(l, "Previous read at") || strings.HasPrefix(l, "Previous write at")) {
-			continue
-		}
-		accesses++
-		ok := false
-		for _, f := range lines[i+1:] {
-			f = strings.TrimSpace(f)
-			if f == "" || strings.HasPrefix(f, "/") {
-				if f == "" {
-					break
-				}
-				continue
-			}
-			if strings.HasPrefix(f, "reflect.") || strings.HasPrefix(f, "runtime.") || strings.HasPrefix(f, "sync.") {
-				continue
-			}
-			ok = strings.HasPrefix(f, "github.com/godbus/dbus/") || strings.HasPrefix(f, "fyne.io/systray.")
-			break
-		}
-		if !ok {
-			return false
-		}
-	}
-	return accesses >= 2
-}
 
 func firstLines(s string, n int) string {
 	l := strings.Split(s, "\n")

@@ -48,9 +48,9 @@ const (
 // startTrayAgent runs the agent without --headless in e's XDG directories,
 // with DISPLAY and DBUS_SESSION_BUS_ADDRESS taken from session (the test
 // bed's environment; nil for none) plus extra. The agent is race-built:
-// its race reports are checked when the test ends (see libraryRace), not
-// turned into exit status 66, so that the exit status says what the agent
-// itself returned.
+// its race reports are checked when the test ends (see
+// desktoptest.LibraryRace), not turned into exit status 66, so that the
+// exit status says what the agent itself returned.
 func (e *env) startTrayAgent(bin string, session []string, extra ...string) *agentProc {
 	e.t.Helper()
 	var a *agentProc
@@ -128,213 +128,44 @@ func (a *agentProc) exitCode(t *testing.T, d time.Duration) int {
 	return a.cmd.ProcessState.ExitCode()
 }
 
-// sni is the test's view of the agent's StatusNotifierItem.
-type sni struct {
-	t     *testing.T
-	bus   *desktoptest.Desktop
-	pid   int
-	owner string // unique name of the agent's (systray's) connection
-}
-
-func wellKnownItemName(pid int) string { return fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", pid) }
-
 // agentItem waits until the agent with pid exports its item and the tray
 // host lists it.
-func agentItem(t *testing.T, d *desktoptest.Desktop, a *agentProc) *sni {
+func agentItem(t *testing.T, d *desktoptest.Desktop, a *agentProc) *desktoptest.Item {
 	t.Helper()
-	it := &sni{t: t, bus: d, pid: a.cmd.Process.Pid}
-	if !desktoptest.Poll(deskWait, func() bool { it.owner = d.NameOwner(wellKnownItemName(it.pid)); return it.owner != "" }) {
-		t.Fatalf("the agent never took %s; stderr:\n%s", wellKnownItemName(it.pid), a.stderr)
-	}
-	it.waitRegistered()
+	it := desktoptest.FindItem(t, d.Bus, a.cmd.Process.Pid)
+	it.WaitRegistered()
 	return it
 }
 
-func (it *sni) registered() bool {
-	items, err := it.bus.RegisteredItems()
-	if err != nil {
-		return false
-	}
-	for _, s := range items {
-		name, _, _ := strings.Cut(s, "/")
-		if name == it.owner || name == wellKnownItemName(it.pid) {
-			return true
-		}
-	}
-	return false
-}
-
-func (it *sni) waitRegistered() {
-	it.t.Helper()
-	if !desktoptest.Poll(deskWait, it.registered) {
-		items, err := it.bus.RegisteredItems()
-		it.t.Fatalf("the agent's item (%s) is not registered with the watcher: %q %v", it.owner, items, err)
-	}
-}
-
-type pixmap struct {
-	W, H int32
-	Pix  []byte
-}
-
 // pixels is the item's IconPixmap as the tray host reads it (one size).
-func (it *sni) pixels() []byte {
-	it.t.Helper()
-	var px []pixmap
-	err := it.bus.Conn().Object(it.owner, "/StatusNotifierItem").StoreProperty("org.kde.StatusNotifierItem.IconPixmap", &px)
-	if err != nil {
-		it.t.Fatalf("IconPixmap: %v", err)
-	}
+func pixels(t *testing.T, it *desktoptest.Item) []byte {
+	t.Helper()
+	px := it.IconPixmap()
 	if len(px) != 1 {
-		it.t.Fatalf("IconPixmap has %d sizes, want 1", len(px))
+		t.Fatalf("IconPixmap has %d sizes, want 1", len(px))
 	}
 	return px[0].Pix
 }
 
-func (it *sni) iconIs(s supervisor.State) bool { return bytes.Equal(it.pixels(), argb(it.t, s)) }
-
-func (it *sni) waitIcon(s supervisor.State) {
-	it.t.Helper()
-	if !desktoptest.Poll(deskWait, func() bool { return it.iconIs(s) }) {
-		it.t.Fatalf("the item's IconPixmap never became the %s icon", s)
-	}
-}
-
-// argb is the state's 32 px icon as systray sends it: ARGB32, network byte
-// order, each channel the low byte of image/color's 16-bit premultiplied
-// value (systray's convertToPixels).
-func argb(t *testing.T, s supervisor.State) []byte {
+// iconIs reports whether the item sends s's 32 px icon.
+func iconIs(t *testing.T, it *desktoptest.Item, s supervisor.State) bool {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(icons.PNG(s, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := img.Bounds()
-	out := make([]byte, 0, r.Dx()*r.Dy()*4)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			cr, cg, cb, ca := img.At(x, y).RGBA()
-			out = append(out, byte(ca), byte(cr), byte(cg), byte(cb))
-		}
-	}
-	return out
+	return bytes.Equal(pixels(t, it), desktoptest.ARGB32(t, icons.PNG(s, 32)))
 }
 
-type menuEntry struct {
-	id      int32
-	label   string
-	visible bool
-}
-
-// menu is the item's top-level com.canonical.dbusmenu layout, separators
-// left out.
-func (it *sni) menu() []menuEntry {
-	it.t.Helper()
-	var rev uint32
-	var layout struct {
-		ID       int32
-		Props    map[string]dbus.Variant
-		Children []dbus.Variant
+func waitIcon(t *testing.T, it *desktoptest.Item, s supervisor.State) {
+	t.Helper()
+	if !desktoptest.Poll(deskWait, func() bool { return iconIs(t, it, s) }) {
+		t.Fatalf("the item's IconPixmap never became the %s icon", s)
 	}
-	err := it.bus.Conn().Object(it.owner, "/StatusNotifierItem/menu").Call(
-		"com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout)
-	if err != nil {
-		it.t.Fatalf("GetLayout: %v", err)
-	}
-	var out []menuEntry
-	for _, c := range layout.Children {
-		f, ok := c.Value().([]any)
-		if !ok || len(f) < 2 {
-			it.t.Fatalf("GetLayout: child %#v", c.Value())
-		}
-		props, _ := f[1].(map[string]dbus.Variant)
-		if v, ok := props["type"]; ok && v.Value() == "separator" {
-			continue
-		}
-		e := menuEntry{visible: true}
-		e.id, _ = f[0].(int32)
-		if v, ok := props["label"]; ok {
-			e.label, _ = v.Value().(string)
-		}
-		if v, ok := props["visible"]; ok {
-			e.visible, _ = v.Value().(bool)
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func (it *sni) visibleLabels() []string {
-	var l []string
-	for _, e := range it.menu() {
-		if e.visible {
-			l = append(l, e.label)
-		}
-	}
-	return l
 }
 
 // waitVisible waits until the menu shows label.
-func (it *sni) waitVisible(label string) {
-	it.t.Helper()
-	if !desktoptest.Poll(deskWait, func() bool { return slices.Contains(it.visibleLabels(), label) }) {
-		it.t.Fatalf("the menu never showed %q: %q", label, it.visibleLabels())
+func waitVisible(t *testing.T, it *desktoptest.Item, label string) {
+	t.Helper()
+	if !desktoptest.Poll(deskWait, func() bool { return slices.Contains(it.VisibleLabels(), label) }) {
+		t.Fatalf("the menu never showed %q: %q", label, it.VisibleLabels())
 	}
-}
-
-// click clicks a visible menu item, as the tray host does.
-func (it *sni) click(label string) {
-	it.t.Helper()
-	for _, e := range it.menu() {
-		if e.label == label && e.visible {
-			err := it.bus.Conn().Object(it.owner, "/StatusNotifierItem/menu").Call(
-				"com.canonical.dbusmenu.Event", 0, e.id, "clicked", dbus.MakeVariant(""), uint32(0)).Err
-			if err != nil {
-				it.t.Fatalf("Event(%d %q, clicked): %v", e.id, label, err)
-			}
-			return
-		}
-	}
-	it.t.Fatalf("no visible menu item %q in %q", label, it.visibleLabels())
-}
-
-// newIcons delivers the item's NewIcon signals with the time each arrived.
-func (it *sni) newIcons() <-chan time.Time {
-	it.t.Helper()
-	conn := it.bus.Conn()
-	opts := []dbus.MatchOption{
-		dbus.WithMatchSender(it.owner),
-		dbus.WithMatchInterface("org.kde.StatusNotifierItem"),
-		dbus.WithMatchMember("NewIcon"),
-	}
-	if err := conn.AddMatchSignal(opts...); err != nil {
-		it.t.Fatal(err)
-	}
-	all := make(chan *dbus.Signal, 256)
-	conn.Signal(all)
-	out := make(chan time.Time, 256)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case s := <-all:
-				if s != nil && s.Sender == it.owner && s.Name == "org.kde.StatusNotifierItem.NewIcon" {
-					out <- time.Now()
-				}
-			case <-stop:
-				return
-			}
-		}
-	}()
-	it.t.Cleanup(func() {
-		conn.RemoveSignal(all)
-		_ = conn.RemoveMatchSignal(opts...)
-		close(stop)
-		<-done
-	})
-	return out
 }
 
 // notification is one Notify call seen on the bus, with the server's reply.
@@ -509,16 +340,16 @@ func TestDesktopIconFollowsStatus(t *testing.T) {
 	it := agentItem(t, d, a)
 
 	e.waitState("running")
-	it.waitIcon(supervisor.Running)
-	running := it.pixels()
+	waitIcon(t, it, supervisor.Running)
+	running := pixels(t, it)
 
 	e.crashLoop()
 	st := e.waitState("failed_after_max_restarts")
 	if st["attempts"] != float64(1) {
 		t.Fatalf("status %v, want attempts 1", st)
 	}
-	it.waitIcon(supervisor.FailedAfterMaxRestarts)
-	if bytes.Equal(it.pixels(), running) {
+	waitIcon(t, it, supervisor.FailedAfterMaxRestarts)
+	if bytes.Equal(pixels(t, it), running) {
 		t.Fatal("the running and the failed icon send the same pixels")
 	}
 
@@ -629,22 +460,22 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 	it := agentItem(t, d, a)
 	pid := pidOf(e.waitState("running"))
 
-	it.waitVisible("Stop llama-server")
-	it.click("Stop llama-server")
+	waitVisible(t, it, "Stop llama-server")
+	it.Click("Stop llama-server")
 	e.waitState("stopped")
 	if alive(pid) {
 		t.Fatal("the child is alive after Stop")
 	}
-	it.waitVisible("Start llama-server")
-	if slices.Contains(it.visibleLabels(), "Stop llama-server") {
-		t.Errorf("Stop and Start both shown: %q", it.visibleLabels())
+	waitVisible(t, it, "Start llama-server")
+	if slices.Contains(it.VisibleLabels(), "Stop llama-server") {
+		t.Errorf("Stop and Start both shown: %q", it.VisibleLabels())
 	}
 
-	it.click("Start llama-server")
+	it.Click("Start llama-server")
 	pid2 := pidOf(e.waitState("running"))
-	it.waitVisible("Stop llama-server")
+	waitVisible(t, it, "Stop llama-server")
 
-	it.click("Restart llama-server")
+	it.Click("Restart llama-server")
 	var pid3 int
 	e.poll(deskWait, "a new child after Restart", func() bool {
 		st := e.status()
@@ -655,7 +486,7 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 		t.Fatal("the old child is alive after Restart")
 	}
 
-	it.click("Quit")
+	it.Click("Quit")
 	if code := a.exitCode(t, deskWait); code != 0 {
 		t.Fatalf("agent exit status %d after Quit", code)
 	}
@@ -665,7 +496,7 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 	if _, _, code := e.cli("status"); code != 3 {
 		t.Fatalf("status after Quit: exit %d, want 3", code)
 	}
-	if !desktoptest.Poll(5*time.Second, func() bool { return !it.registered() }) {
+	if !desktoptest.Poll(5*time.Second, func() bool { return !it.Registered() }) {
 		t.Error("the item is still registered after Quit")
 	}
 }
@@ -698,7 +529,7 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	// notification's sender: the agent's own connection for notifications,
 	// never systray's (where it would end systray's re-registration).
 	cl := m.waitClosed()
-	if cl.dest == it.owner {
+	if cl.dest == it.Owner {
 		t.Errorf("NotificationClosed went to systray's connection %s", cl.dest)
 	}
 	if cl.args != 2 {
@@ -710,13 +541,13 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 
 	restarted := time.Now()
 	d.RestartPanel()
-	it.waitRegistered()
+	it.WaitRegistered()
 	t.Logf("item registered again %v after the panel restart began", time.Since(restarted))
-	it.waitIcon(supervisor.Running)
+	waitIcon(t, it, supervisor.Running)
 	// The item that came back is the live one: its menu still acts.
-	it.click("Stop llama-server")
+	it.Click("Stop llama-server")
 	e.waitState("stopped")
-	it.waitIcon(supervisor.Stopped)
+	waitIcon(t, it, supervisor.Stopped)
 
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
@@ -985,7 +816,7 @@ func TestDesktopMeasure(t *testing.T) {
 	a := e.startTrayAgent(bin, d.Env())
 	it := agentItem(t, d, a)
 	e.waitState("running")
-	it.waitIcon(supervisor.Running)
+	waitIcon(t, it, supervisor.Running)
 	pid := a.cmd.Process.Pid
 
 	window := 30 * time.Second
@@ -1007,7 +838,7 @@ func TestDesktopMeasure(t *testing.T) {
 	watch.Env = e.vars
 	var wout syncBuffer
 	watch.Stdout = &wout
-	newIcon := it.newIcons()
+	newIcon, _ := it.NewIcons()
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -1026,10 +857,10 @@ func TestDesktopMeasure(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		e.cli("stop")
 		e.waitState("stopped")
-		it.waitIcon(supervisor.Stopped)
+		waitIcon(t, it, supervisor.Stopped)
 		e.cli("start")
 		e.waitState("running")
-		it.waitIcon(supervisor.Running)
+		waitIcon(t, it, supervisor.Running)
 		drain()
 	}
 	e.cli("quit")
@@ -1099,72 +930,19 @@ func vmRSS(t *testing.T, pid int) string {
 }
 
 // checkRaces fails the test for every race report in the agent's stderr
-// except the known one inside fyne.io/systray and godbus (libraryRace).
+// except the known one inside fyne.io/systray and godbus
+// (desktoptest.LibraryRace).
 func checkRaces(t *testing.T, stderr string) {
 	t.Helper()
 	known := 0
-	for _, r := range raceReports(strings.Split(stderr, "\n")) {
-		if libraryRace(r) {
+	for _, r := range desktoptest.RaceReports(strings.Split(stderr, "\n")) {
+		if desktoptest.LibraryRace(r) {
 			known++
 			continue
 		}
 		t.Errorf("data race in the agent:\n%s", r)
 	}
 	if known > 0 {
-		t.Logf("%d known data race report(s) inside fyne.io/systray + godbus (see libraryRace)", known)
+		t.Logf("%d known data race report(s) inside fyne.io/systray + godbus (see desktoptest.LibraryRace)", known)
 	}
-}
-
-// raceReports splits the race detector's reports out of a log.
-func raceReports(lines []string) []string {
-	var out, cur []string
-	in := false
-	for _, l := range lines {
-		switch {
-		case strings.Contains(l, "WARNING: DATA RACE"):
-			in, cur = true, nil
-		case in && strings.HasPrefix(l, "=================="):
-			out = append(out, strings.Join(cur, "\n"))
-			in = false
-		case in:
-			cur = append(cur, l)
-		}
-	}
-	return out
-}
-
-// libraryRace reports whether both accesses of a race report happen inside
-// systray or godbus (their first frame outside the runtime and reflect).
-// fyne.io/systray v1.12.2 SetIcon stores the new pixmap with prop.SetMust,
-// and godbus's dbus.Store writes into the existing []PX element in place,
-// while prop.Get hands that same slice to a reply encoded after the lock is
-// released; and its GetLayout starts a refresh that bumps the menu version
-// without the lock GetLayout read it under. Nothing outside the library can
-// order these. (The same filter as tray's tests.)
-func libraryRace(report string) bool {
-	accesses := 0
-	lines := strings.Split(report, "\n")
-	for i, l := range lines {
-		if !(strings.HasPrefix(l, "Read at") || strings.HasPrefix(l, "Write at") ||
-			strings.HasPrefix(l, "Previous read at") || strings.HasPrefix(l, "Previous write at")) {
-			continue
-		}
-		accesses++
-		ok := false
-		for _, f := range lines[i+1:] {
-			f = strings.TrimSpace(f)
-			if f == "" {
-				break
-			}
-			if strings.HasPrefix(f, "/") || strings.HasPrefix(f, "reflect.") || strings.HasPrefix(f, "runtime.") || strings.HasPrefix(f, "sync.") {
-				continue
-			}
-			ok = strings.HasPrefix(f, "github.com/godbus/dbus/") || strings.HasPrefix(f, "fyne.io/systray.")
-			break
-		}
-		if !ok {
-			return false
-		}
-	}
-	return accesses >= 2
 }
