@@ -112,13 +112,8 @@ func (a *agent) run(parent context.Context) error {
 		a.log.Info("stopped a leftover llama-server from an earlier run", "pid", pid)
 	}
 
-	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
-	a.logProblems(problems)
-	cfg := a.config(s, problems, true)
-	if !settings.HasErrors(problems) {
-		a.lastGood, a.haveGood = s, true
-	}
-	sup := supervisor.New(cfg, supervisor.WithLogger(a.log))
+	s, problems := a.load()
+	sup := supervisor.New(a.config(s, problems), supervisor.WithLogger(a.log))
 
 	srv, err := control.Listen(SocketPath(a.paths), control.SupervisorAgent(sup), cancel, a.log)
 	if err != nil {
@@ -186,15 +181,26 @@ func (a *agent) run(parent context.Context) error {
 	return runErr
 }
 
+// load reads the settings file, logs its problems and, when it is valid,
+// makes it the last good settings.
+func (a *agent) load() (settings.Settings, []settings.Problem) {
+	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
+	a.logProblems(problems)
+	if !settings.HasErrors(problems) {
+		a.lastGood, a.haveGood = s, true
+	}
+	return s, problems
+}
+
 // config turns loaded settings into the supervisor's Config. With errors in
-// the file: at start, not_spawning with settings_error; on reload, the last
-// good settings stay in force with settings_error set (DESIGN §3).
-func (a *agent) config(s settings.Settings, problems []settings.Problem, atStart bool) supervisor.Config {
+// the file and no valid settings seen yet (at start): not_spawning with
+// settings_error; after valid ones, the last good settings stay in force with
+// settings_error set (DESIGN §3).
+func (a *agent) config(s settings.Settings, problems []settings.Problem) supervisor.Config {
 	if settings.HasErrors(problems) {
 		msg := errorText(problems)
-		if atStart {
-			cfg := supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: msg}
-			return cfg
+		if !a.haveGood {
+			return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: msg}
 		}
 		cfg := a.build(a.lastGood)
 		cfg.SettingsError = msg
@@ -214,19 +220,11 @@ func (a *agent) build(s settings.Settings) supervisor.Config {
 // child only if what it runs changed); an invalid one keeps the running
 // child and the last good settings and sets settings_error.
 func (a *agent) reload(sup *supervisor.Supervisor, n *notify.Notifier) {
-	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
-	a.logProblems(problems)
-	hadGood := a.haveGood
+	s, problems := a.load()
 	if !settings.HasErrors(problems) {
-		a.lastGood, a.haveGood = s, true
 		n.SetLevel(notify.Level(s.Notifications.Level))
 	}
-	if settings.HasErrors(problems) && !hadGood {
-		// Never had valid settings: still not spawning, with the new errors.
-		sup.Apply(a.config(s, problems, true))
-		return
-	}
-	sup.Apply(a.config(s, problems, false))
+	sup.Apply(a.config(s, problems))
 }
 
 func (a *agent) logProblems(problems []settings.Problem) {

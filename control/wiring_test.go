@@ -16,7 +16,8 @@ import (
 func TestQuitWithRealSupervisor(t *testing.T) {
 	noLeaks(t)
 	path := filepath.Join(socketDir(t), "ocm-tray.sock")
-	sup := supervisor.New(supervisor.Config{Refusal: "model file m.gguf not found", Model: "m"})
+	const refusal = "model file m.gguf not found"
+	sup := supervisor.New(supervisor.Config{Refusal: refusal, Model: "m"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, err := Listen(path, SupervisorAgent(sup), cancel, nil)
@@ -40,7 +41,7 @@ func TestQuitWithRealSupervisor(t *testing.T) {
 	go func() {
 		watchErr <- wc.Watch(context.Background(), func(_ []byte, ev supervisor.Event) error {
 			states = append(states, ev.Status.State)
-			if ev.Status.State == supervisor.NotSpawning && ev.Status.Reason != "not started yet" {
+			if ev.Status.State == supervisor.NotSpawning && ev.Status.Reason == refusal {
 				close(watching) // Run is supervising
 			}
 			return nil

@@ -23,7 +23,6 @@ func BenchmarkProbe(b *testing.B) {
 	}))
 	defer srv.Close()
 	p := newHTTPProber()
-	defer p.close()
 	url := srv.URL + "/health"
 	ctx := context.Background()
 	if err := p.probe(ctx, url); err != nil {
@@ -46,7 +45,6 @@ func BenchmarkProbeLoading(b *testing.B) {
 	}))
 	defer srv.Close()
 	p := newHTTPProber()
-	defer p.close()
 	url := srv.URL + "/health"
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -138,7 +136,7 @@ func BenchmarkCrashToRestarting(b *testing.B) {
 	cfg.Policy.InitialBackoff = 0  // Backoff() = 0: respawn at once
 	cfg.Policy.StabilityWindow = 0 // every crash starts the count afresh
 	sup := New(cfg)
-	sup.spawn, sup.probe, sup.portInUse, sup.closeProber = w.spawn, w.probe, w.portInUse, func() {}
+	sup.spawn, sup.probe, sup.portInUse = w.spawn, w.probe, w.portInUse
 	sub := sup.Subscribe(1 << 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

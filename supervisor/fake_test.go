@@ -3,11 +3,9 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 )
@@ -190,12 +188,11 @@ type harness struct {
 func startHarness(t *testing.T, w *world, cfg Config) *harness {
 	t.Helper()
 	sup := New(cfg)
-	sup.spawn, sup.probe, sup.portInUse, sup.closeProber = w.spawn, w.probe, w.portInUse, func() {}
+	sup.spawn, sup.probe, sup.portInUse = w.spawn, w.probe, w.portInUse
 	ctx, cancel := context.WithCancel(t.Context())
 	h := &harness{t: t, w: w, sup: sup, cancel: cancel, done: make(chan struct{}), subEnd: make(chan struct{})}
 	sub := sup.Subscribe(1024)
-	first := <-sub.C // the initial snapshot, before Run
-	_ = first
+	<-sub.C // the initial snapshot, before Run: not a transition
 	go func() {
 		defer close(h.subEnd)
 		var prev State
@@ -266,12 +263,8 @@ func (h *harness) wantState(want State) Status {
 	return got
 }
 
-func statesString(s []State) string { return fmt.Sprint(s) }
-
 // run wraps synctest.Test for brevity.
 func run(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	synctest.Test(t, f)
 }
-
-var _ = time.Second

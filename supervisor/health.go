@@ -99,10 +99,6 @@ func (p *httpProber) probe(ctx context.Context, rawURL string) error {
 	}
 }
 
-// close exists for symmetry with a pooled client; every probe closes its
-// own connection.
-func (p *httpProber) close() {}
-
 // failed names a transport error for last_error: a timeout (ctx's deadline,
 // or shutdown cutting the connection) reads "health check timed out".
 func failed(ctx context.Context, err error) error {

@@ -32,7 +32,6 @@ const probeBound = 2 * time.Second
 func probeWithin(t *testing.T, url string, d time.Duration) (time.Duration, error) {
 	t.Helper()
 	p := newHTTPProber()
-	defer p.close()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
 	start := time.Now()

@@ -31,16 +31,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // realConfig is a Config for the fake llama-server on a free port, with a
 // valid model file, fast policy and a log in a temp dir. knobs are
 // FAKE_LLAMA_* settings.
@@ -52,7 +42,7 @@ func realConfig(t *testing.T, knobs ...string) Config {
 		t.Fatal(err)
 	}
 	path, env := fakellamatest.HelperCommand()
-	port := freePort(t)
+	port := fakellamatest.FreePort(t)
 	p := DefaultPolicy()
 	p.InitialBackoff, p.MaxBackoff = 10*time.Millisecond, 20*time.Millisecond
 	p.HealthCheckInterval, p.HealthCheckTimeout = 50*time.Millisecond, 300*time.Millisecond
@@ -304,7 +294,7 @@ func TestChildDiesWithSIGKILLedAgent(t *testing.T) {
 	self, _ := os.Executable()
 	agent := exec.Command(self, "-test.run=^$")
 	agent.Env = append(os.Environ(), agentHelperEnv+"=1", "AGENT_MODEL="+model,
-		"AGENT_PORT="+strconv.Itoa(freePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
+		"AGENT_PORT="+strconv.Itoa(fakellamatest.FreePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -405,7 +405,6 @@ func (r *runner) shutdown() {
 	r.disarm()
 	r.probes.Wait()
 	r.publish(Status{State: Stopped})
-	r.s.closeProber()
 	if r.logFile != nil {
 		r.logFile.Close()
 	}

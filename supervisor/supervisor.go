@@ -19,10 +19,9 @@ type Supervisor struct {
 
 	// The seams to the outside world; tests replace them with fakes driven
 	// by fake time (testing/synctest).
-	spawn       func(*Command, *logfile.File) (proc, error)
-	probe       func(ctx context.Context, url string) error
-	portInUse   func(ctx context.Context, host string, port int) bool
-	closeProber func()
+	spawn     func(*Command, *logfile.File) (proc, error)
+	probe     func(ctx context.Context, url string) error
+	portInUse func(ctx context.Context, host string, port int) bool
 }
 
 type message struct {
@@ -53,8 +52,7 @@ func New(cfg Config, opts ...Option) *Supervisor {
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
 	}
-	prober := newHTTPProber()
-	s.spawn, s.probe, s.portInUse, s.closeProber = spawn, prober.probe, portAnswers, prober.close
+	s.spawn, s.probe, s.portInUse = spawn, newHTTPProber().probe, portAnswers
 	for _, o := range opts {
 		o(s)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
@@ -836,7 +837,7 @@ func TestDesktopMeasure(t *testing.T) {
 	// the state began, in the agent) to the signal's arrival here.
 	watch := exec.Command(bin, "status", "--watch", "--json")
 	watch.Env = e.vars
-	var wout syncBuffer
+	var wout fakellamatest.Output
 	watch.Stdout = &wout
 	newIcon, _ := it.NewIcons()
 	if err := watch.Start(); err != nil {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	e := &env{t: t, root: root, llama: fakellamatest.Binary(t), port: freePort(t)}
+	e := &env{t: t, root: root, llama: fakellamatest.Binary(t), port: fakellamatest.FreePort(t)}
 	dirs := map[string]string{}
 	for _, d := range []string{"config", "data", "state", "run"} {
 		dirs[d] = filepath.Join(root, d)
@@ -80,15 +79,6 @@ func newEnv(t *testing.T) *env {
 		"GORACE=atexit_sleep_ms=0",
 	}
 	return e
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // writeSettings writes a llamacpp settings file plus extra lines, and the
@@ -141,27 +131,9 @@ func (e *env) cli(args ...string) (string, string, int) {
 // agentProc is a running agent.
 type agentProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *fakellamatest.Output
 	done   chan struct{} // closed when the agent exited; err is then set
 	err    error
-}
-
-// syncBuffer is the agent's stderr, safe to read while the agent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startAgent runs a headless agent.
@@ -176,7 +148,7 @@ func (e *env) startAgentWith(bin string, vars []string, args ...string) *agentPr
 	e.t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = vars
-	errb := &syncBuffer{}
+	errb := &fakellamatest.Output{}
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -258,15 +230,7 @@ func pidOf(m map[string]any) int {
 	return int(f)
 }
 
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
+func alive(pid int) bool { return fakellamatest.Alive(pid) }
 
 func TestVersionAndUsage(t *testing.T) {
 	e := newEnv(t)
@@ -523,8 +487,6 @@ func TestHotReload(t *testing.T) {
 		t.Fatalf("an unchanged setting restarted the server: %v", st)
 	}
 	// A change to the child's argv restarts it.
-	e.writeSettings("", true)
-	os.WriteFile(e.settings, append(mustRead(t, e.settings), []byte("")...), 0o644)
 	body := strings.Replace(string(mustRead(t, e.settings)), `backend = "llamacpp"`, "backend = \"llamacpp\"\nctx_len = 2048", 1)
 	os.WriteFile(e.settings, []byte(body), 0o644)
 	e.poll(10*time.Second, "a restart with the new ctx_len", func() bool {

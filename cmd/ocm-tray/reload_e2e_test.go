@@ -26,7 +26,7 @@ func TestNewModelsDirIsWatched(t *testing.T) {
 	os.WriteFile(e.settings, []byte(body), 0o644)
 	e.poll(10*time.Second, "the gate to name the new folder", func() bool {
 		r, _ := e.status()["reason"].(string)
-		return filepath.IsAbs(other) && strings.Contains(r, "elsewhere")
+		return strings.Contains(r, "elsewhere")
 	})
 	os.MkdirAll(other, 0o755)
 	fakellama.WriteModel(filepath.Join(other, "tiny.gguf"))

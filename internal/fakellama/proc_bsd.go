@@ -12,25 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var termSignals = []os.Signal{unix.SIGTERM, unix.SIGINT}
-
-func setReusePort(_, _ string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if serr == nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
-
-func dieByAbort() { dieBySignal(unix.SIGABRT) }
-func dieBySegv()  { dieBySignal(unix.SIGSEGV) }
-
 // dieBySignal kills the process with sig. Without a raw sigaction here, it
 // lets the Go runtime do it: with GOTRACEBACK=crash the runtime re-raises a
 // fatal signal with the default disposition. Its goroutine dump goes to

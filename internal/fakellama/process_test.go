@@ -3,7 +3,6 @@
 package fakellama_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,30 +25,12 @@ import (
 // deadline bounds every wait: generous, since -race children start slowly.
 const deadline = 15 * time.Second
 
-// lockedBuffer collects a child's output while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc is a fake llama-server child; t.Cleanup kills and reaps it.
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout fakellamatest.Output
+	stderr fakellamatest.Output
 	done   chan struct{}
 	state  *os.ProcessState
 }
