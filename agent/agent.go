@@ -32,22 +32,12 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/tray"
 )
 
-// File names inside the runtime directory (DESIGN §2).
-const (
-	SocketName  = "ocm-tray.sock"
-	PIDFileName = "llama-server.pid"
-	AgentLog    = "ocm-tray.log"
-)
-
 // Options are the command line's choices.
 type Options struct {
 	ConfigPath string    // --config; empty = the XDG default
 	Headless   bool      // --headless: no tray
 	Stderr     io.Writer // where the agent also logs, and says "already running"
 }
-
-// SocketPath is where the agent listens, for the CLI client.
-func SocketPath(p settings.Paths) string { return filepath.Join(p.RuntimeDir, SocketName) }
 
 // Run runs the agent until ctx is done or the user quits. It returns nil
 // after a clean shutdown, and also when another agent is already running
@@ -66,14 +56,14 @@ func Run(ctx context.Context, opts Options) error {
 	if err := settings.EnsureStateDir(paths.StateDir); err != nil {
 		return err
 	}
-	logFile, err := logfile.Open(filepath.Join(paths.StateDir, AgentLog), 0)
+	logFile, err := logfile.Open(paths.AgentLog(), 0)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(opts.Stderr, logFile), nil))
 
-	lock, err := control.AcquireLock(paths.RuntimeDir)
+	lock, err := control.AcquireLock(paths.LockFile())
 	var already *control.AlreadyRunningError
 	if errors.As(err, &already) {
 		fmt.Fprintf(opts.Stderr, "ocm-tray: %s\n", already)
@@ -102,7 +92,7 @@ type agent struct {
 func (a *agent) run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	pidFile := filepath.Join(a.paths.RuntimeDir, PIDFileName)
+	pidFile := a.paths.PIDFile()
 
 	// A llama-server left behind by an earlier agent (one killed where the
 	// parent-death signal does not exist) is stopped before we start ours.
@@ -115,7 +105,7 @@ func (a *agent) run(parent context.Context) error {
 	s, problems := a.load()
 	sup := supervisor.New(a.config(s, problems), supervisor.WithLogger(a.log))
 
-	srv, err := control.Listen(SocketPath(a.paths), control.SupervisorAgent(sup), cancel, a.log)
+	srv, err := control.Listen(a.paths.Socket(), control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
@@ -132,7 +122,7 @@ func (a *agent) run(parent context.Context) error {
 	}
 	goDo("control server", func() error { return srv.Serve(ctx) })
 
-	notifier := notify.New(notify.Level(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.LogFile()))
+	notifier := notify.New(notify.Level(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
 
 	goDo("settings watcher", func() error {
@@ -148,18 +138,13 @@ func (a *agent) run(parent context.Context) error {
 	defer trayCancel()
 	var trayDone chan struct{}
 	if !a.opts.Headless {
-		t := tray.New(a.actions(sup, cancel), a.log)
+		t := tray.New(sup.Hub(), a.actions(sup, cancel), a.log)
 		trayDone = make(chan struct{})
 		go func() {
 			defer close(trayDone)
 			if err := t.Run(trayCtx); err != nil {
 				a.log.Warn("tray ended", "err", err)
 			}
-		}()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feedTray(ctx, sup, t)
 		}()
 	}
 
@@ -211,7 +196,7 @@ func (a *agent) config(s settings.Settings, problems []settings.Problem) supervi
 
 func (a *agent) build(s settings.Settings) supervisor.Config {
 	cfg := settings.BuildConfig(s, a.paths, a.paths.ConfigFile)
-	cfg.PIDFile = filepath.Join(a.paths.RuntimeDir, PIDFileName)
+	cfg.PIDFile = a.paths.PIDFile()
 	return cfg
 }
 
@@ -264,24 +249,6 @@ func (a *agent) notifyLoop(ctx context.Context, sup *supervisor.Supervisor, n *n
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Second):
-		}
-	}
-}
-
-// feedTray hands the latest status to the tray on every change. Update
-// never blocks, and several changes may collapse into one: an icon only
-// shows the latest.
-func feedTray(ctx context.Context, sup *supervisor.Supervisor, t *tray.Tray) {
-	changes, release := sup.Changes()
-	defer release()
-	t.Update(sup.Status())
-	for {
-		select {
-		case <-ctx.Done():
-			t.Update(sup.Status())
-			return
-		case <-changes:
-			t.Update(sup.Status())
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // ErrNoAgent means nobody answers on the control socket: no agent of this
@@ -134,26 +134,26 @@ func (x *exchange) readLine() ([]byte, error) {
 }
 
 // Status asks the agent for its current status.
-func (c *Client) Status(ctx context.Context) (supervisor.Status, error) {
+func (c *Client) Status(ctx context.Context) (status.Status, error) {
 	x, err := c.send(ctx, cmdStatus)
 	if err != nil {
-		return supervisor.Status{}, err
+		return status.Status{}, err
 	}
 	defer x.close()
 	line, err := x.readLine()
 	if err != nil {
-		return supervisor.Status{}, replyError(err, x.werr)
+		return status.Status{}, replyError(err, x.werr)
 	}
 	var r reply
 	if err := json.Unmarshal(line, &r); err != nil {
-		return supervisor.Status{}, fmt.Errorf("control socket: bad reply %q: %w", line, err)
+		return status.Status{}, fmt.Errorf("control socket: bad reply %q: %w", line, err)
 	}
 	if r.Error != nil {
-		return supervisor.Status{}, agentError(*r.Error)
+		return status.Status{}, agentError(*r.Error)
 	}
-	var st supervisor.Status
+	var st status.Status
 	if err := json.Unmarshal(line, &st); err != nil {
-		return supervisor.Status{}, fmt.Errorf("control socket: bad status %q: %w", line, err)
+		return status.Status{}, fmt.Errorf("control socket: bad status %q: %w", line, err)
 	}
 	return st, nil
 }
@@ -198,19 +198,19 @@ func (c *Client) Do(ctx context.Context, cmd string) error {
 // for each call; ev is the same, parsed. Watch returns nil when the agent
 // stopped (the stream ended after a stopped line), fn's error if fn fails,
 // ctx's error when ctx ends, and an error wrapping
-// supervisor.ErrSlowSubscriber when the agent cut a slow watcher off.
-func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev supervisor.Event) error) error {
+// status.ErrSlowSubscriber when the agent cut a slow watcher off.
+func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev status.Event) error) error {
 	x, err := c.send(ctx, cmdWatch)
 	if err != nil {
 		return err
 	}
 	defer x.close()
-	var last supervisor.State
+	var last status.State
 	for {
 		line, err := x.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				if last == supervisor.Stopped {
+				if last == status.Stopped {
 					return nil
 				}
 				return errors.New("control socket: the agent ended the watch stream before it stopped")
@@ -224,11 +224,11 @@ func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev supervisor.E
 		if r.Error != nil {
 			return agentError(*r.Error)
 		}
-		ev := supervisor.Event{}
+		ev := status.Event{}
 		if err := json.Unmarshal(line, &ev.Status); err != nil {
 			return fmt.Errorf("control socket: bad status %q: %w", line, err)
 		}
-		if ev.At, err = time.Parse(supervisor.SinceFormat, r.At); err != nil {
+		if ev.At, err = time.Parse(status.SinceFormat, r.At); err != nil {
 			return fmt.Errorf("control socket: bad \"at\" in %q: %w", line, err)
 		}
 		if err := fn(line, ev); err != nil {

@@ -5,114 +5,43 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
-// fakeAgent mirrors the supervisor's hub: a bounded queue per feed, a feed
-// that falls behind is cut off with ErrSlowSubscriber, finish ends them all.
+// fakeAgent is a real status hub with recorded verbs: the test publishes
+// what a supervisor would.
 type fakeAgent struct {
-	mu       sync.Mutex
-	cur      supervisor.Status
-	feeds    map[*fakeFeed]struct{}
-	finished bool
-	cut      int // feeds cut off for being slow
-
+	hub   *status.Hub
 	calls chan string // Start/Stop/Restart, in order
 }
 
-type fakeFeed struct {
-	a   *fakeAgent
-	ch  chan supervisor.Event
-	err error // guarded by a.mu
+func newFakeAgent(st status.Status) *fakeAgent {
+	return &fakeAgent{hub: status.NewHub(st), calls: make(chan string, 16)}
 }
 
-func newFakeAgent(st supervisor.Status) *fakeAgent {
-	return &fakeAgent{cur: st, feeds: map[*fakeFeed]struct{}{}, calls: make(chan string, 16)}
-}
-
-func (a *fakeAgent) Status() supervisor.Status {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cur
-}
+func (a *fakeAgent) source() Source { return Source{Hub: a.hub, Controls: a} }
 
 func (a *fakeAgent) Start()   { a.calls <- "start" }
 func (a *fakeAgent) Stop()    { a.calls <- "stop" }
 func (a *fakeAgent) Restart() { a.calls <- "restart" }
 
-func (a *fakeAgent) Subscribe(buffer int) Feed {
-	f := &fakeFeed{a: a, ch: make(chan supervisor.Event, max(buffer, 1)+1)}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f.ch <- supervisor.Event{At: a.cur.Since, Status: a.cur}
-	if a.finished {
-		close(f.ch)
-		return f
-	}
-	a.feeds[f] = struct{}{}
-	return f
-}
-
-// publish makes st current (Since = at) and hands it to every feed without
-// blocking.
-func (a *fakeAgent) publish(st supervisor.Status, at time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// publish makes st current (Since = at), as the supervisor does.
+func (a *fakeAgent) publish(st status.Status, at time.Time) {
 	st.Since = at
-	a.cur = st
-	for f := range a.feeds {
-		select {
-		case f.ch <- supervisor.Event{At: at, Status: st}:
-		default:
-			a.cut++
-			a.removeLocked(f, supervisor.ErrSlowSubscriber)
-		}
-	}
+	a.hub.Publish(st, at)
 }
 
-// finish publishes stopped and ends every feed, as Run does on its way out.
+// finish publishes stopped and ends every subscription, as Run does on its
+// way out.
 func (a *fakeAgent) finish(at time.Time) {
-	a.publish(supervisor.Status{State: supervisor.Stopped}, at)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.finished = true
-	for f := range a.feeds {
-		a.removeLocked(f, nil)
-	}
+	a.publish(status.Status{State: status.Stopped}, at)
+	a.hub.Close()
 }
 
-func (a *fakeAgent) removeLocked(f *fakeFeed, err error) {
-	if _, ok := a.feeds[f]; !ok {
-		return
-	}
-	delete(a.feeds, f)
-	f.err = err
-	close(f.ch)
-}
-
-func (a *fakeAgent) counts() (feeds, cut int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.feeds), a.cut
-}
-
-func (f *fakeFeed) Events() <-chan supervisor.Event { return f.ch }
-
-func (f *fakeFeed) Err() error {
-	f.a.mu.Lock()
-	defer f.a.mu.Unlock()
-	return f.err
-}
-
-func (f *fakeFeed) Close() {
-	f.a.mu.Lock()
-	defer f.a.mu.Unlock()
-	f.a.removeLocked(f, nil)
-}
+func (a *fakeAgent) counts() (subs, cut int) { return a.hub.Subscribers() }
 
 // socketDir returns a short directory: t.TempDir() paths can exceed the
 // ~108 bytes of sun_path.
@@ -158,11 +87,11 @@ type testServer struct {
 
 // startServer listens in a fresh directory and serves until the test ends.
 // adjust, if not nil, runs before Serve.
-func startServer(t *testing.T, agent Agent, adjust func(*Server)) *testServer {
+func startServer(t *testing.T, src Source, adjust func(*Server)) *testServer {
 	t.Helper()
 	path := filepath.Join(socketDir(t), "ocm-tray.sock")
 	ts := &testServer{path: path, quits: make(chan struct{}, 8), serveErr: make(chan error, 1)}
-	srv, err := Listen(path, agent, func() { ts.quits <- struct{}{} }, nil)
+	srv, err := Listen(path, src, func() { ts.quits <- struct{}{} }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

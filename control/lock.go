@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 )
-
-// LockName is the lock file's name inside the runtime directory.
-const LockName = "ocm-tray.lock"
 
 // AlreadyRunningError says another agent of this user holds the lock.
 type AlreadyRunningError struct {
@@ -34,11 +30,11 @@ type Lock struct {
 	f  *os.File
 }
 
-// AcquireLock takes the lock runtimeDir/ocm-tray.lock without waiting and
-// writes our pid into it. If another agent holds it, the error is an
-// *AlreadyRunningError carrying that agent's pid. runtimeDir must exist.
-func AcquireLock(runtimeDir string) (*Lock, error) {
-	path := filepath.Join(runtimeDir, LockName)
+// AcquireLock takes the lock file at path (settings.Paths.LockFile) without
+// waiting and writes our pid into it. If another agent holds it, the error
+// is an *AlreadyRunningError carrying that agent's pid. Its directory must
+// exist.
+func AcquireLock(path string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)

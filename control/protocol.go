@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // The commands a client may send.
@@ -51,13 +51,13 @@ func errorLine(msg string) []byte {
 	return b
 }
 
-func statusLine(st supervisor.Status) ([]byte, error) {
+func statusLine(st status.Status) ([]byte, error) {
 	return json.Marshal(st)
 }
 
 // watchLine is the status JSON with "at" spliced in as its last member, so
 // the line reads like a status (state first) and stays one flat object.
-func watchLine(ev supervisor.Event) ([]byte, error) {
+func watchLine(ev status.Event) ([]byte, error) {
 	b, err := json.Marshal(ev.Status)
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func watchLine(ev supervisor.Event) ([]byte, error) {
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return nil, fmt.Errorf("status JSON is not an object: %s", b)
 	}
-	at, _ := json.Marshal(ev.At.Format(supervisor.SinceFormat))
+	at, _ := json.Marshal(ev.At.Format(status.SinceFormat))
 	out := make([]byte, 0, len(b)+len(at)+6)
 	out = append(out, b[:len(b)-1]...)
 	if len(b) > 2 {
@@ -104,10 +104,10 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 }
 
 // agentError turns an {"error":...} line into an error; the slow-watcher
-// message maps back to supervisor.ErrSlowSubscriber so callers can branch.
+// message maps back to status.ErrSlowSubscriber so callers can branch.
 func agentError(msg string) error {
-	if msg == supervisor.ErrSlowSubscriber.Error() {
-		return fmt.Errorf("agent: %w", supervisor.ErrSlowSubscriber)
+	if msg == status.ErrSlowSubscriber.Error() {
+		return fmt.Errorf("agent: %w", status.ErrSlowSubscriber)
 	}
 	return fmt.Errorf("agent: %s", msg)
 }

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 const (
@@ -42,12 +42,12 @@ const (
 // Serve in a goroutine of its own, and call Close once the supervisor's Run
 // has returned.
 type Server struct {
-	agent Agent
-	quit  func()
-	log   *slog.Logger
-	path  string
-	ln    *net.UnixListener
-	sock  os.FileInfo // the socket file we bound, removed by Close if still ours
+	src  Source
+	quit func()
+	log  *slog.Logger
+	path string
+	ln   *net.UnixListener
+	sock os.FileInfo // the socket file we bound, removed by Close if still ours
 
 	requestTimeout time.Duration // a field so tests can shorten it
 	maxConns       int
@@ -71,7 +71,7 @@ type Server struct {
 // quit is called, at most once, when a client sends "quit"; it must not
 // block (cancelling the agent's context is typical). The client's answer
 // waits for Close. A nil log discards.
-func Listen(socketPath string, agent Agent, quit func(), log *slog.Logger) (*Server, error) {
+func Listen(socketPath string, src Source, quit func(), log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +100,7 @@ func Listen(socketPath string, agent Agent, quit func(), log *slog.Logger) (*Ser
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return &Server{
-		agent:          agent,
+		src:            src,
 		quit:           quit,
 		log:            log,
 		path:           socketPath,
@@ -269,19 +269,19 @@ func (s *Server) handle(nc net.Conn) {
 
 	switch req.Cmd {
 	case cmdStatus:
-		b, err := statusLine(s.agent.Status())
+		b, err := statusLine(s.src.Hub.Status())
 		if err != nil {
 			b = errorLine(err.Error())
 		}
 		s.write(nc, b)
 	case cmdStart:
-		s.agent.Start()
+		s.src.Controls.Start()
 		s.write(nc, okLine)
 	case cmdStop:
-		s.agent.Stop()
+		s.src.Controls.Stop()
 		s.write(nc, okLine)
 	case cmdRestart:
-		s.agent.Restart()
+		s.src.Controls.Restart()
 		s.write(nc, okLine)
 	case cmdQuit:
 		s.quitOnce.Do(s.quit)
@@ -299,7 +299,7 @@ func (s *Server) handle(nc net.Conn) {
 // watch streams status changes until the feed ends, the peer goes away or
 // the server closes.
 func (s *Server) watch(nc net.Conn) {
-	feed := s.agent.Subscribe(watchBuffer)
+	feed := s.src.Hub.Subscribe(watchBuffer)
 	defer feed.Close()
 
 	// The peer sends nothing more; a read that ends means it went away (or
@@ -316,7 +316,7 @@ func (s *Server) watch(nc net.Conn) {
 		<-gone
 	}()
 
-	events := feed.Events()
+	events := feed.C
 	for {
 		select {
 		case ev, ok := <-events:
@@ -345,8 +345,8 @@ func (s *Server) watch(nc net.Conn) {
 // drain writes what the feed already holds. Close is called after the
 // supervisor's Run returned, so its final stopped line is there, and the
 // feed is closed behind it: the watcher gets the end of the story.
-func (s *Server) drain(nc net.Conn, feed Feed) {
-	events := feed.Events()
+func (s *Server) drain(nc net.Conn, feed *status.Subscription) {
+	events := feed.C
 	for {
 		select {
 		case ev, ok := <-events:
@@ -370,7 +370,7 @@ func (s *Server) endWatch(nc net.Conn, err error) {
 	}
 }
 
-func (s *Server) writeEvent(nc net.Conn, ev supervisor.Event) bool {
+func (s *Server) writeEvent(nc net.Conn, ev status.Event) bool {
 	b, err := watchLine(ev)
 	if err != nil {
 		s.write(nc, errorLine(err.Error()))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
@@ -50,11 +51,11 @@ func readAll(t *testing.T, nc net.Conn) []string {
 
 func TestStatusRoundTrip(t *testing.T) {
 	noLeaks(t)
-	want := supervisor.Status{
-		State: supervisor.Restarting, Attempt: 2, LastError: `exit status 1: "model not found"`,
+	want := status.Status{
+		State: status.Restarting, Attempt: 2, MaxRestarts: 3, LastError: `exit status 1: "model not found"`,
 		Model: "qwen", Since: t0, Warning: "reachable from the network",
 	}
-	ts := startServer(t, newFakeAgent(want), nil)
+	ts := startServer(t, newFakeAgent(want).source(), nil)
 
 	got, err := dialT(t, ts.path).Status(ctxT(t))
 	if err != nil {
@@ -67,7 +68,7 @@ func TestStatusRoundTrip(t *testing.T) {
 	// The wire line is the Status JSON verbatim: what `status --json` prints.
 	lines := rawRequest(t, ts.path, `{"cmd":"status"}`+"\n")
 	wantLine := `{"state":"restarting","attempt":2,"last_error":"exit status 1: \"model not found\"","model":"qwen",` +
-		`"since":"2026-03-01T12:00:00.123456789Z","warning":"reachable from the network"}`
+		`"since":"2026-03-01T12:00:00.123456789Z","warning":"reachable from the network","max_restarts":3}`
 	if len(lines) != 1 || lines[0] != wantLine {
 		t.Fatalf("status lines = %q, want [%s]", lines, wantLine)
 	}
@@ -78,8 +79,8 @@ func TestStatusRoundTrip(t *testing.T) {
 
 func TestCommandsCallAgent(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 7})
-	ts := startServer(t, agent, nil)
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 7})
+	ts := startServer(t, agent.source(), nil)
 	c := dialT(t, ts.path)
 	for _, cmd := range []string{"start", "stop", "restart", "stop"} {
 		if err := c.Do(ctxT(t), cmd); err != nil {
@@ -102,7 +103,7 @@ func TestCommandsCallAgent(t *testing.T) {
 
 func TestQuitWaitsForClose(t *testing.T) {
 	noLeaks(t)
-	ts := startServer(t, newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 7}), nil)
+	ts := startServer(t, newFakeAgent(status.Status{State: status.Running, PID: 7}).source(), nil)
 
 	done := make(chan error, 2)
 	for range 2 {
@@ -172,15 +173,15 @@ func TestQuitEOFIsSuccess(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.NotSpawning, Reason: "no model", Since: t0})
-	ts := startServer(t, agent, nil)
+	agent := newFakeAgent(status.Status{State: status.NotSpawning, Reason: "no model", Since: t0})
+	ts := startServer(t, agent.source(), nil)
 
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	steps := []supervisor.Status{
-		{State: supervisor.Starting, PID: 42, Model: "m"},
-		{State: supervisor.Running, PID: 42, Model: "m"},
-		{State: supervisor.Stopped, Model: "m"}, // a stop from the menu: not the end
-		{State: supervisor.Starting, PID: 43, Model: "m"},
+	steps := []status.Status{
+		{State: status.Starting, PID: 42, Model: "m"},
+		{State: status.Running, PID: 42, Model: "m"},
+		{State: status.Stopped, Model: "m"}, // a stop from the menu: not the end
+		{State: status.Starting, PID: 43, Model: "m"},
 	}
 	want := []string{
 		`{"state":"not_spawning","reason":"no model","since":"2026-03-01T12:00:00.123456789Z","at":"2026-03-01T12:00:00.123456789Z"}`,
@@ -192,7 +193,7 @@ func TestWatch(t *testing.T) {
 	}
 
 	var got []string
-	err := dialT(t, ts.path).Watch(ctxT(t), func(line []byte, ev supervisor.Event) error {
+	err := dialT(t, ts.path).Watch(ctxT(t), func(line []byte, ev status.Event) error {
 		got = append(got, string(line))
 		if want := ev.Status.Since; !ev.At.Equal(want) {
 			t.Errorf("line %d: at %v, since %v", len(got), ev.At, want)
@@ -217,13 +218,13 @@ func TestWatch(t *testing.T) {
 // in the feed, must still reach the watcher.
 func TestWatchGetsStoppedWhenClosedAtOnce(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 1, Since: t0})
-	ts := startServer(t, agent, nil)
-	var states []supervisor.State
-	err := dialT(t, ts.path).Watch(ctxT(t), func(_ []byte, ev supervisor.Event) error {
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
+	ts := startServer(t, agent.source(), nil)
+	var states []status.State
+	err := dialT(t, ts.path).Watch(ctxT(t), func(_ []byte, ev status.Event) error {
 		states = append(states, ev.Status.State)
 		if len(states) == 1 {
-			agent.publish(supervisor.Status{State: supervisor.Restarting, Attempt: 1}, t0.Add(time.Second))
+			agent.publish(status.Status{State: status.Restarting, Attempt: 1}, t0.Add(time.Second))
 			agent.finish(t0.Add(2 * time.Second))
 			ts.Close()
 		}
@@ -232,16 +233,16 @@ func TestWatchGetsStoppedWhenClosedAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Watch: %v (states %v)", err, states)
 	}
-	if want := []supervisor.State{supervisor.Running, supervisor.Restarting, supervisor.Stopped}; !equalStates(states, want) {
+	if want := []status.State{status.Running, status.Restarting, status.Stopped}; !equalStates(states, want) {
 		t.Fatalf("states %v, want %v", states, want)
 	}
 }
 
-func equalStates(a, b []supervisor.State) bool {
+func equalStates(a, b []status.State) bool {
 	return strings.Join(stateStrings(a), ",") == strings.Join(stateStrings(b), ",")
 }
 
-func stateStrings(s []supervisor.State) []string {
+func stateStrings(s []status.State) []string {
 	out := make([]string, len(s))
 	for i, st := range s {
 		out[i] = string(st)
@@ -251,13 +252,13 @@ func stateStrings(s []supervisor.State) []string {
 
 func TestSlowWatcherIsCutOff(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 1, Since: t0})
-	ts := startServer(t, agent, nil)
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
+	ts := startServer(t, agent.source(), nil)
 
 	// The first line is read; then the watcher stops reading while the
 	// agent publishes until its queue overflows.
 	var lines []string
-	err := dialT(t, ts.path).Watch(ctxT(t), func(line []byte, _ supervisor.Event) error {
+	err := dialT(t, ts.path).Watch(ctxT(t), func(line []byte, _ status.Event) error {
 		lines = append(lines, string(line))
 		if len(lines) == 1 {
 			for i := 0; ; i++ {
@@ -267,13 +268,13 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 				if i > 1e6 {
 					t.Fatal("the watcher was never cut off")
 				}
-				st := supervisor.Status{State: supervisor.Running, PID: 1, Model: strings.Repeat("x", i%2)}
+				st := status.Status{State: status.Running, PID: 1, Model: strings.Repeat("x", i%2)}
 				agent.publish(st, t0.Add(time.Duration(i)))
 			}
 		}
 		return nil
 	})
-	if !errors.Is(err, supervisor.ErrSlowSubscriber) {
+	if !errors.Is(err, status.ErrSlowSubscriber) {
 		t.Fatalf("Watch = %v, want ErrSlowSubscriber (after %d lines)", err, len(lines))
 	}
 	if len(lines) < 2 {
@@ -283,8 +284,8 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 
 func TestSlowWatcherErrorLine(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 1, Since: t0})
-	ts := startServer(t, agent, nil)
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
+	ts := startServer(t, agent.source(), nil)
 	nc, err := net.Dial("unix", ts.path)
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +300,7 @@ func TestSlowWatcherErrorLine(t *testing.T) {
 		if i > 1e6 {
 			t.Fatal("the watcher was never cut off")
 		}
-		agent.publish(supervisor.Status{State: supervisor.Running, PID: 1 + i%2}, t0)
+		agent.publish(status.Status{State: status.Running, PID: 1 + i%2}, t0)
 	}
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	lines := readAll(t, nc)
@@ -310,7 +311,7 @@ func TestSlowWatcherErrorLine(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	noLeaks(t)
-	ts := startServer(t, newFakeAgent(supervisor.Status{State: supervisor.Stopped}), nil)
+	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(), nil)
 	for _, tc := range []struct{ req, want string }{
 		{`{"cmd":"x"}` + "\n", `{"error":"unknown command \"x\""}`},
 		{`{"cmd":""}` + "\n", `{"error":"unknown command \"\""}`},
@@ -332,7 +333,7 @@ func TestBadRequests(t *testing.T) {
 
 func TestIdleClientIsDropped(t *testing.T) {
 	noLeaks(t)
-	ts := startServer(t, newFakeAgent(supervisor.Status{State: supervisor.Stopped}),
+	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(),
 		func(s *Server) { s.requestTimeout = 20 * time.Millisecond })
 	nc, err := net.Dial("unix", ts.path)
 	if err != nil {
@@ -347,7 +348,7 @@ func TestIdleClientIsDropped(t *testing.T) {
 
 func TestConnectionCap(t *testing.T) {
 	noLeaks(t)
-	ts := startServer(t, newFakeAgent(supervisor.Status{State: supervisor.Stopped}),
+	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(),
 		func(s *Server) { s.maxConns = 2 })
 	var idle []net.Conn
 	for range 2 {
@@ -372,10 +373,10 @@ func TestConnectionCap(t *testing.T) {
 // A watcher that goes away is noticed at once, not at the next change.
 func TestWatcherGoneReleasesFeed(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 1, Since: t0})
-	ts := startServer(t, agent, nil)
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
+	ts := startServer(t, agent.source(), nil)
 	errStop := errors.New("enough")
-	err := dialT(t, ts.path).Watch(ctxT(t), func([]byte, supervisor.Event) error { return errStop })
+	err := dialT(t, ts.path).Watch(ctxT(t), func([]byte, status.Event) error { return errStop })
 	if !errors.Is(err, errStop) {
 		t.Fatalf("Watch = %v, want fn's error", err)
 	}
@@ -383,7 +384,7 @@ func TestWatcherGoneReleasesFeed(t *testing.T) {
 
 	// Cancelling ctx ends a watch as well.
 	ctx, cancel := context.WithCancel(context.Background())
-	err = dialT(t, ts.path).Watch(ctx, func([]byte, supervisor.Event) error { cancel(); return nil })
+	err = dialT(t, ts.path).Watch(ctx, func([]byte, status.Event) error { cancel(); return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Watch after cancel = %v, want context.Canceled", err)
 	}
@@ -394,9 +395,9 @@ func TestWatcherGoneReleasesFeed(t *testing.T) {
 // the socket file.
 func TestCloseEndsEverything(t *testing.T) {
 	noLeaks(t)
-	agent := newFakeAgent(supervisor.Status{State: supervisor.Running, PID: 1, Since: t0})
+	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	path := filepath.Join(socketDir(t), "ocm-tray.sock")
-	srv, err := Listen(path, agent, func() {}, nil)
+	srv, err := Listen(path, agent.source(), func() {}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func TestCloseEndsEverything(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		watchErr <- c.Watch(context.Background(), func([]byte, supervisor.Event) error {
+		watchErr <- c.Watch(context.Background(), func([]byte, status.Event) error {
 			close(watching)
 			return nil
 		})
@@ -453,7 +454,7 @@ func TestCloseEndsEverything(t *testing.T) {
 func TestServeStopsWithContext(t *testing.T) {
 	noLeaks(t)
 	path := filepath.Join(socketDir(t), "ocm-tray.sock")
-	srv, err := Listen(path, newFakeAgent(supervisor.Status{State: supervisor.Stopped}), nil, nil)
+	srv, err := Listen(path, newFakeAgent(status.Status{State: status.Stopped}).source(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +498,7 @@ func TestStaleSocketReplaced(t *testing.T) {
 	}
 
 	// A live socket is not taken over.
-	if _, err := Listen(path, newFakeAgent(supervisor.Status{}), nil, nil); err == nil || !strings.Contains(err.Error(), "another agent") {
+	if _, err := Listen(path, newFakeAgent(status.Status{}).source(), nil, nil); err == nil || !strings.Contains(err.Error(), "another agent") {
 		t.Fatalf("Listen on a live socket = %v", err)
 	}
 	if _, err := dialT(t, ts.path).Status(ctxT(t)); err != nil {
@@ -507,7 +508,7 @@ func TestStaleSocketReplaced(t *testing.T) {
 
 func startServerAt(t *testing.T, path string) *testServer {
 	t.Helper()
-	srv, err := Listen(path, newFakeAgent(supervisor.Status{State: supervisor.Stopped}), nil, nil)
+	srv, err := Listen(path, newFakeAgent(status.Status{State: status.Stopped}).source(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +526,7 @@ func TestNotASocketKept(t *testing.T) {
 	if err := os.WriteFile(path, []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Listen(path, newFakeAgent(supervisor.Status{}), nil, nil); err == nil {
+	if _, err := Listen(path, newFakeAgent(status.Status{}).source(), nil, nil); err == nil {
 		t.Fatal("Listen replaced a regular file")
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "mine" {
@@ -543,22 +544,22 @@ func TestDialNoAgent(t *testing.T) {
 	}
 }
 
-// The adapter over the real supervisor (its Run is not needed to read the
+// The real supervisor as the source (its Run is not needed to read the
 // status and subscribe).
-func TestSupervisorAgent(t *testing.T) {
+func TestRealSupervisorSource(t *testing.T) {
 	noLeaks(t)
 	sup := supervisor.New(supervisor.Config{Model: "qwen"})
-	ts := startServer(t, SupervisorAgent(sup), nil)
+	ts := startServer(t, Source{Hub: sup.Hub(), Controls: sup}, nil)
 	st, err := dialT(t, ts.path).Status(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sup.Status(); !st.Equal(want) || !st.Since.Equal(want.Since) {
+	if want := sup.Hub().Status(); !st.Equal(want) || !st.Since.Equal(want.Since) {
 		t.Fatalf("Status = %+v, want %+v", st, want)
 	}
 	errStop := errors.New("enough")
 	var line string
-	err = dialT(t, ts.path).Watch(ctxT(t), func(l []byte, ev supervisor.Event) error {
+	err = dialT(t, ts.path).Watch(ctxT(t), func(l []byte, ev status.Event) error {
 		line = string(l)
 		if !ev.At.Equal(st.Since) {
 			t.Errorf("first at %v, want since %v", ev.At, st.Since)
@@ -568,7 +569,7 @@ func TestSupervisorAgent(t *testing.T) {
 	if !errors.Is(err, errStop) {
 		t.Fatalf("Watch = %v", err)
 	}
-	since := st.Since.Format(supervisor.SinceFormat)
+	since := st.Since.Format(status.SinceFormat)
 	if want := `{"state":"not_spawning","reason":"ocm-tray is starting up","model":"qwen","since":"` + since + `","at":"` + since + `"}`; line != want {
 		t.Fatalf("first watch line %s, want %s", line, want)
 	}

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // The socket is 0600 even under a permissive umask.
@@ -16,7 +16,7 @@ func TestSocketMode(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	path := filepath.Join(socketDir(t), "ocm-tray.sock")
-	srv, err := Listen(path, newFakeAgent(supervisor.Status{}), nil, nil)
+	srv, err := Listen(path, newFakeAgent(status.Status{}).source(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
@@ -20,7 +21,7 @@ func TestQuitWithRealSupervisor(t *testing.T) {
 	sup := supervisor.New(supervisor.Config{Refusal: refusal, Model: "m"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := Listen(path, SupervisorAgent(sup), cancel, nil)
+	srv, err := Listen(path, Source{Hub: sup.Hub(), Controls: sup}, cancel, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +35,14 @@ func TestQuitWithRealSupervisor(t *testing.T) {
 		agentDone <- errors.Join(err, srv.Close(), <-serveErr)
 	}()
 
-	var states []supervisor.State
+	var states []status.State
 	watchErr := make(chan error, 1)
 	watching := make(chan struct{})
 	wc := dialT(t, path)
 	go func() {
-		watchErr <- wc.Watch(context.Background(), func(_ []byte, ev supervisor.Event) error {
+		watchErr <- wc.Watch(context.Background(), func(_ []byte, ev status.Event) error {
 			states = append(states, ev.Status.State)
-			if ev.Status.State == supervisor.NotSpawning && ev.Status.Reason == refusal {
+			if ev.Status.State == status.NotSpawning && ev.Status.Reason == refusal {
 				close(watching) // Run is supervising
 			}
 			return nil
@@ -60,7 +61,7 @@ func TestQuitWithRealSupervisor(t *testing.T) {
 	if err := <-watchErr; err != nil {
 		t.Fatalf("Watch: %v (states %v)", err, states)
 	}
-	if len(states) == 0 || states[len(states)-1] != supervisor.Stopped {
+	if len(states) == 0 || states[len(states)-1] != status.Stopped {
 		t.Fatalf("watch states %v, want the last to be stopped", states)
 	}
 	if err := <-agentDone; err != nil {

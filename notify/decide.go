@@ -1,6 +1,6 @@
 package notify
 
-import "github.com/OpenCircuitDev/ocm-tray/supervisor"
+import "github.com/OpenCircuitDev/ocm-tray/status"
 
 // Level is the settings key notifications: how much to tell the user.
 type Level string
@@ -16,11 +16,11 @@ const (
 // reports: restarting, failed_after_max_restarts, or not_spawning because of
 // a port conflict or invalid settings. A plain gate refusal (no backend, no
 // model chosen) is the user's choice, not a failure.
-func IsFailure(s supervisor.Status) bool {
+func IsFailure(s status.Status) bool {
 	switch s.State {
-	case supervisor.Restarting, supervisor.FailedAfterMaxRestarts:
+	case status.Restarting, status.FailedAfterMaxRestarts:
 		return true
-	case supervisor.NotSpawning:
+	case status.NotSpawning:
 		return notSpawningCause(s) != causeNone
 	}
 	return false
@@ -36,11 +36,11 @@ const (
 
 // notSpawningCause says why a not_spawning is a failure, if it is one. A
 // port conflict wins: it is the more specific reason.
-func notSpawningCause(s supervisor.Status) cause {
+func notSpawningCause(s status.Status) cause {
 	switch {
-	case s.State != supervisor.NotSpawning:
+	case s.State != status.NotSpawning:
 		return causeNone
-	case s.PortConflict:
+	case s.PortConflict():
 		return causePort
 	case s.SettingsError != "":
 		return causeSettings
@@ -68,7 +68,7 @@ func notSpawningCause(s supervisor.Status) cause {
 // not a transition, so it is reported only when it is a failure or carries
 // a settings error. That keeps the placeholder status every agent starts
 // with from greeting the user at each login.
-func ShouldNotify(level Level, prev, next supervisor.Status, afterFailure bool) bool {
+func ShouldNotify(level Level, prev, next status.Status, afterFailure bool) bool {
 	if level == LevelOff {
 		return false
 	}
@@ -83,30 +83,30 @@ func ShouldNotify(level Level, prev, next supervisor.Status, afterFailure bool) 
 }
 
 // newAttempt reports a restarting that is not the restarting before it.
-func newAttempt(prev, next supervisor.Status) bool {
-	return next.State == supervisor.Restarting &&
-		(prev.State != supervisor.Restarting || prev.Attempt != next.Attempt)
+func newAttempt(prev, next status.Status) bool {
+	return next.State == status.Restarting &&
+		(prev.State != status.Restarting || prev.Attempt != next.Attempt)
 }
 
-func settingsErrorAppeared(prev, next supervisor.Status) bool {
+func settingsErrorAppeared(prev, next status.Status) bool {
 	return prev.SettingsError == "" && next.SettingsError != ""
 }
 
 // failureNews reports what the "failures" level announces, settings errors
 // aside.
-func failureNews(prev, next supervisor.Status, afterFailure bool) bool {
+func failureNews(prev, next status.Status, afterFailure bool) bool {
 	switch next.State {
-	case supervisor.Restarting:
+	case status.Restarting:
 		return newAttempt(prev, next)
-	case supervisor.FailedAfterMaxRestarts:
-		return prev.State != supervisor.FailedAfterMaxRestarts
-	case supervisor.NotSpawning:
+	case status.FailedAfterMaxRestarts:
+		return prev.State != status.FailedAfterMaxRestarts
+	case status.NotSpawning:
 		c := notSpawningCause(next)
 		// The port is re-checked every health_check_interval and the reason
 		// may be reworded; only a new cause is news.
 		return c != causeNone && notSpawningCause(prev) != c
-	case supervisor.Running:
-		return afterFailure && prev.State != supervisor.Running
+	case status.Running:
+		return afterFailure && prev.State != status.Running
 	}
 	return false
 }

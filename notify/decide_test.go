@@ -3,34 +3,33 @@ package notify
 import (
 	"testing"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // Statuses the tables below move between.
 var (
-	placeholder = supervisor.Status{State: supervisor.NotSpawning, Reason: "not started yet"}
-	gateRefused = supervisor.Status{State: supervisor.NotSpawning, Reason: "backend is auto: nothing to spawn"}
-	portBusy    = supervisor.Status{State: supervisor.NotSpawning, PortConflict: true,
-		Reason: "port 8080 is already answering: another server is running there"}
-	portBusyReworded = supervisor.Status{State: supervisor.NotSpawning, PortConflict: true,
-		Reason: "port 8080 is still answering"}
-	badSettings = supervisor.Status{State: supervisor.NotSpawning, Reason: "invalid settings",
+	placeholder = status.Status{State: status.NotSpawning, Reason: "not started yet"}
+	gateRefused = status.Status{State: status.NotSpawning, Reason: "backend is auto: nothing to spawn"}
+	portBusy    = status.Status{State: status.NotSpawning, Reason: status.PortInUse(8080)}
+	// The same cause with another reason: the settings moved the port.
+	portBusyReworded = status.Status{State: status.NotSpawning, Reason: status.PortInUse(8081)}
+	badSettings      = status.Status{State: status.NotSpawning, Reason: "invalid settings",
 		SettingsError: "settings.toml:3: port: not a number"}
-	starting    = supervisor.Status{State: supervisor.Starting, PID: 10, Model: "tiny"}
-	startingB   = supervisor.Status{State: supervisor.Starting, PID: 11, Model: "tiny"}
-	running     = supervisor.Status{State: supervisor.Running, PID: 10, Model: "tiny"}
-	restarting1 = supervisor.Status{State: supervisor.Restarting, Attempt: 1, MaxTries: 3,
+	starting    = status.Status{State: status.Starting, PID: 10, Model: "tiny"}
+	startingB   = status.Status{State: status.Starting, PID: 11, Model: "tiny"}
+	running     = status.Status{State: status.Running, PID: 10, Model: "tiny"}
+	restarting1 = status.Status{State: status.Restarting, Attempt: 1, MaxRestarts: 3,
 		LastError: "exit status 1: main: couldn't bind HTTP server socket"}
-	restarting2 = supervisor.Status{State: supervisor.Restarting, Attempt: 2, MaxTries: 3,
+	restarting2 = status.Status{State: status.Restarting, Attempt: 2, MaxRestarts: 3,
 		LastError: "signal: aborted"}
-	failed = supervisor.Status{State: supervisor.FailedAfterMaxRestarts, Attempts: 3,
+	failed = status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3,
 		LastError: "signal: aborted: gguf_init_from_file_impl: invalid magic characters"}
-	stopped         = supervisor.Status{State: supervisor.Stopped}
+	stopped         = status.Status{State: status.Stopped}
 	runningBadFile  = withSettingsError(running, "settings.toml:7: unknown key \"prot\"")
 	runningBadFile2 = withSettingsError(running, "settings.toml:8: unknown key \"hots\"")
 )
 
-func withSettingsError(s supervisor.Status, err string) supervisor.Status {
+func withSettingsError(s status.Status, err string) status.Status {
 	s.SettingsError = err
 	return s
 }
@@ -38,16 +37,16 @@ func withSettingsError(s supervisor.Status, err string) supervisor.Status {
 func TestShouldNotify(t *testing.T) {
 	tests := []struct {
 		name         string
-		prev, next   supervisor.Status
+		prev, next   status.Status
 		afterFailure bool
 		all, fails   bool // the answer at "all" and at "failures"; "off" is always false
 	}{
 		// The first status is a snapshot, not a transition.
-		{"first: placeholder", supervisor.Status{}, placeholder, false, false, false},
-		{"first: running", supervisor.Status{}, running, false, false, false},
-		{"first: failed", supervisor.Status{}, failed, false, true, true},
-		{"first: port conflict", supervisor.Status{}, portBusy, false, true, true},
-		{"first: settings error", supervisor.Status{}, runningBadFile, false, true, true},
+		{"first: placeholder", status.Status{}, placeholder, false, false, false},
+		{"first: running", status.Status{}, running, false, false, false},
+		{"first: failed", status.Status{}, failed, false, true, true},
+		{"first: port conflict", status.Status{}, portBusy, false, true, true},
+		{"first: settings error", status.Status{}, runningBadFile, false, true, true},
 
 		// Ordinary life.
 		{"placeholder to starting", placeholder, starting, false, true, false},
@@ -113,7 +112,7 @@ func TestShouldNotify(t *testing.T) {
 
 // "all" reports everything "failures" does.
 func TestShouldNotifyAllCoversFailures(t *testing.T) {
-	statuses := []supervisor.Status{{}, placeholder, gateRefused, portBusy, portBusyReworded, badSettings,
+	statuses := []status.Status{{}, placeholder, gateRefused, portBusy, portBusyReworded, badSettings,
 		starting, startingB, running, restarting1, restarting2, failed, stopped, runningBadFile, runningBadFile2}
 	for _, prev := range statuses {
 		for _, next := range statuses[1:] {
@@ -132,29 +131,29 @@ func TestDeciderSequences(t *testing.T) {
 	tests := []struct {
 		name  string
 		level Level
-		steps []supervisor.Status
+		steps []status.Status
 		want  []bool
 	}{
 		{"failures: recovery after port conflict", LevelFailures,
-			[]supervisor.Status{placeholder, portBusy, portBusyReworded, starting, running},
+			[]status.Status{placeholder, portBusy, portBusyReworded, starting, running},
 			[]bool{false, true, false, false, true}},
 		{"failures: recovery after restarts", LevelFailures,
-			[]supervisor.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, running},
+			[]status.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, running},
 			[]bool{false, false, false, true, false, true, false, true}},
 		{"failures: recovery after failed and Start", LevelFailures,
-			[]supervisor.Status{running, failed, starting, running},
+			[]status.Status{running, failed, starting, running},
 			[]bool{false, true, false, true}},
 		{"failures: ordinary start is quiet", LevelFailures,
-			[]supervisor.Status{placeholder, starting, running, stopped, starting, running},
+			[]status.Status{placeholder, starting, running, stopped, starting, running},
 			[]bool{false, false, false, false, false, false}},
 		{"failures: a recovery is reported once", LevelFailures,
-			[]supervisor.Status{restarting1, starting, running, starting, running},
+			[]status.Status{restarting1, starting, running, starting, running},
 			[]bool{true, false, true, false, false}},
 		{"all: every transition", LevelAll,
-			[]supervisor.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, failed},
+			[]status.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, failed},
 			[]bool{false, true, true, true, true, true, true, true}},
 		{"off: nothing", LevelOff,
-			[]supervisor.Status{placeholder, portBusy, starting, failed, runningBadFile},
+			[]status.Status{placeholder, portBusy, starting, failed, runningBadFile},
 			[]bool{false, false, false, false, false}},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // Message is one desktop notification.
@@ -25,9 +25,9 @@ const howToStart = "choose Start in the tray menu or run `ocm-tray start`"
 
 // Compose writes the notification for the change from prev to next: what
 // happened and, where the user has to act, what to do.
-func Compose(prev, next supervisor.Status) Message { return compose(prev, next, DefaultLogPath) }
+func Compose(prev, next status.Status) Message { return compose(prev, next, DefaultLogPath) }
 
-func compose(prev, next supervisor.Status, logPath string) Message {
+func compose(prev, next status.Status, logPath string) Message {
 	if prev.State != "" && prev.State == next.State && !newAttempt(prev, next) &&
 		notSpawningCause(prev) == notSpawningCause(next) && settingsErrorAppeared(prev, next) {
 		// Only the settings changed: say that, not the state again.
@@ -48,25 +48,25 @@ func settingsAdvice(err string) string {
 		" The last good settings stay in force; run `ocm-tray check` for details."
 }
 
-func composeState(s supervisor.Status, logPath string) Message {
+func composeState(s status.Status, logPath string) Message {
 	switch s.State {
-	case supervisor.Running:
+	case status.Running:
 		return Message{Summary: "llama-server is running", Body: modelAndPID(s)}
-	case supervisor.Starting:
+	case status.Starting:
 		return Message{
 			Summary: "llama-server is starting",
 			Body:    joinLines(modelAndPID(s), "Loading the model can take a while."),
 		}
-	case supervisor.Restarting:
+	case status.Restarting:
 		summary := fmt.Sprintf("llama-server failed; restarting (attempt %d)", s.Attempt)
-		if s.MaxTries > 0 {
-			summary = fmt.Sprintf("llama-server failed; restarting (attempt %d of %d)", s.Attempt, s.MaxTries)
+		if s.MaxRestarts > 0 {
+			summary = fmt.Sprintf("llama-server failed; restarting (attempt %d of %d)", s.Attempt, s.MaxRestarts)
 		}
 		return Message{
 			Summary: summary,
 			Body:    joinLines(lastError(s), "ocm-tray will start it again shortly."),
 		}
-	case supervisor.FailedAfterMaxRestarts:
+	case status.FailedAfterMaxRestarts:
 		what := fmt.Sprintf("It failed again after %d restarts.", s.Attempts)
 		switch s.Attempts {
 		case 0:
@@ -79,7 +79,7 @@ func composeState(s supervisor.Status, logPath string) Message {
 			Body:     joinLines(what, lastError(s), fmt.Sprintf("Check %s, fix the cause, then %s.", logPath, howToStart)),
 			Critical: true,
 		}
-	case supervisor.NotSpawning:
+	case status.NotSpawning:
 		switch notSpawningCause(s) {
 		case causePort:
 			return Message{
@@ -94,7 +94,7 @@ func composeState(s supervisor.Status, logPath string) Message {
 			}
 		}
 		return Message{Summary: "llama-server not started", Body: sentence(s.Reason)}
-	case supervisor.Stopped:
+	case status.Stopped:
 		return Message{
 			Summary: "llama-server stopped",
 			Body:    "To start it again, " + howToStart + ".",
@@ -103,7 +103,7 @@ func composeState(s supervisor.Status, logPath string) Message {
 	return Message{Summary: "llama-server: " + string(s.State)}
 }
 
-func modelAndPID(s supervisor.Status) string {
+func modelAndPID(s status.Status) string {
 	var parts []string
 	if s.Model != "" {
 		parts = append(parts, "Model "+s.Model)
@@ -117,7 +117,7 @@ func modelAndPID(s supervisor.Status) string {
 	return strings.Join(parts, ", ") + "."
 }
 
-func lastError(s supervisor.Status) string {
+func lastError(s status.Status) string {
 	if s.LastError == "" {
 		return ""
 	}

@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 func TestCompose(t *testing.T) {
 	tests := []struct {
 		name       string
-		prev, next supervisor.Status
+		prev, next status.Status
 		critical   bool
 		summary    []string // each must appear in Summary
 		body       []string // each must appear in Body
@@ -21,7 +21,7 @@ func TestCompose(t *testing.T) {
 				failed.LastError, "after 3 restarts", // what failed
 				"check " + DefaultLogPath, "fix the cause", "Start in the tray menu", "`ocm-tray start`", // what to do
 			}},
-		{"failed with max_restarts 0", running, supervisor.Status{State: supervisor.FailedAfterMaxRestarts, LastError: "exit status 1"}, true,
+		{"failed with max_restarts 0", running, status.Status{State: status.FailedAfterMaxRestarts, LastError: "exit status 1"}, true,
 			[]string{"failed"},
 			[]string{"exit status 1", "max_restarts = 0", "`ocm-tray start`"}},
 		{"restarting", running, restarting2, false,
@@ -75,9 +75,9 @@ func TestCompose(t *testing.T) {
 // Only failed_after_max_restarts needs the user badly enough to stay on
 // screen.
 func TestComposeCriticalOnlyForFailed(t *testing.T) {
-	for _, s := range []supervisor.Status{placeholder, gateRefused, portBusy, badSettings, starting,
+	for _, s := range []status.Status{placeholder, gateRefused, portBusy, badSettings, starting,
 		running, restarting1, restarting2, failed, stopped, runningBadFile} {
-		if got, want := Compose(supervisor.Status{}, s).Critical, s.State == supervisor.FailedAfterMaxRestarts; got != want {
+		if got, want := Compose(status.Status{}, s).Critical, s.State == status.FailedAfterMaxRestarts; got != want {
 			t.Errorf("%s: Critical = %v, want %v", s.State, got, want)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // appName names us to the notification server (and, on Linux, matches the
@@ -111,7 +111,7 @@ func (n *Notifier) currentLevel() Level {
 // connection it opened is gone by then, with one exception on Windows and
 // macOS: beeep takes no context, so a beeep call stuck in the OS past its
 // timeout is abandoned (at most one at a time) and ends when the OS returns.
-func (n *Notifier) Run(ctx context.Context, events <-chan supervisor.Event) error {
+func (n *Notifier) Run(ctx context.Context, events <-chan status.Event) error {
 	q := newQueue()
 	sendCtx, cancelSend := context.WithCancel(ctx)
 	senderDone := make(chan struct{})
@@ -144,18 +144,18 @@ func (n *Notifier) Run(ctx context.Context, events <-chan supervisor.Event) erro
 // decider is the history Run keeps between events: the previous status and
 // whether a failure has been seen since the child last ran.
 type decider struct {
-	prev         supervisor.Status
+	prev         status.Status
 	afterFailure bool
 }
 
 // step decides on next and remembers it.
-func (d *decider) step(level Level, next supervisor.Status, logPath string) (Message, bool) {
+func (d *decider) step(level Level, next status.Status, logPath string) (Message, bool) {
 	var m Message
 	ok := ShouldNotify(level, d.prev, next, d.afterFailure)
 	if ok {
 		m = compose(d.prev, next, logPath)
 	}
-	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != supervisor.Running
+	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != status.Running
 	d.prev = next
 	return m, ok
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // These tests run a real dbus-daemon of their own and a fake
@@ -226,7 +226,7 @@ func waitMethodCall(t *testing.T, msgs <-chan *dbus.Message) {
 }
 
 // runNotifier starts n.Run and returns its result channel.
-func runNotifier(ctx context.Context, n *Notifier, events <-chan supervisor.Event) <-chan error {
+func runNotifier(ctx context.Context, n *Notifier, events <-chan status.Event) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx, events) }()
 	return done
@@ -246,11 +246,11 @@ func waitRun(t *testing.T, done <-chan error, limit time.Duration) {
 
 // send hands statuses to Run one at a time and fails the test if Run does
 // not take them before deadline.
-func send(t *testing.T, events chan<- supervisor.Event, deadline <-chan time.Time, ss ...supervisor.Status) {
+func send(t *testing.T, events chan<- status.Event, deadline <-chan time.Time, ss ...status.Status) {
 	t.Helper()
 	for i, s := range ss {
 		select {
-		case events <- supervisor.Event{At: time.Now(), Status: s}:
+		case events <- status.Event{At: time.Now(), Status: s}:
 		case <-deadline:
 			t.Fatalf("Run stopped draining events: %d of %d taken", i, len(ss))
 		}
@@ -299,7 +299,7 @@ func TestNotifyOverDBus(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	n := New(LevelAll, nil, WithBusAddress(addr))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 
@@ -313,7 +313,7 @@ func TestNotifyOverDBus(t *testing.T) {
 	}
 
 	prev := first
-	for _, s := range []supervisor.Status{running, restarting1} {
+	for _, s := range []status.Status{running, restarting1} {
 		send(t, events, deadline, s)
 		c := srv.next(t)
 		if c.ReplacesID != prev.ID {
@@ -348,7 +348,7 @@ func TestNotifyEscapesForMarkupServers(t *testing.T) {
 	srv := startFakeServer(t, addr, []string{"body", "body-markup"}, nil)
 
 	n := New(LevelFailures, nil, WithBusAddress(addr))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	bad := failed
 	bad.LastError = "signal: aborted: <unk> & friends"
@@ -369,7 +369,7 @@ func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Minute))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 
@@ -414,7 +414,7 @@ func TestNotifyHungServer(t *testing.T) {
 	// A send timeout far beyond the test's patience: only not waiting for
 	// the server can pass.
 	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Hour))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := runNotifier(ctx, n, events)
@@ -422,9 +422,9 @@ func TestNotifyHungServer(t *testing.T) {
 	send(t, events, time.After(waitLimit), placeholder, starting)
 	waitMethodCall(t, msgs) // the sender is now stuck on the server
 
-	burst := make([]supervisor.Status, 1000)
+	burst := make([]status.Status, 1000)
 	for i := range burst {
-		burst[i] = []supervisor.Status{running, restarting1, starting, failed}[i%4]
+		burst[i] = []status.Status{running, restarting1, starting, failed}[i%4]
 	}
 	start := time.Now()
 	send(t, events, time.After(2*time.Second), burst...)
@@ -443,7 +443,7 @@ func TestNotifyHungServerEventsClosed(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(100*time.Millisecond))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	send(t, events, time.After(waitLimit), placeholder, starting)
 	waitMethodCall(t, msgs)
@@ -460,13 +460,13 @@ func TestNotifyNoBus(t *testing.T) {
 
 	logs := make(logRecords, 10)
 	n := New(LevelAll, slog.New(logs), WithBusAddress(dead))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 
 	send(t, events, deadline, placeholder)
 	warnings := 0
-	for _, s := range []supervisor.Status{starting, running, stopped} {
+	for _, s := range []status.Status{starting, running, stopped} {
 		send(t, events, deadline, s)
 		r := logs.next(t) // one record per dropped notification
 		if r.Level == slog.LevelWarn {
@@ -488,11 +488,11 @@ func TestNotifyDeadSessionBusFromEnvironment(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	n := New(LevelAll, nil)
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	burst := make([]supervisor.Status, 1000)
+	burst := make([]status.Status, 1000)
 	for i := range burst {
-		burst[i] = []supervisor.Status{starting, running, restarting1, failed}[i%4]
+		burst[i] = []status.Status{starting, running, restarting1, failed}[i%4]
 	}
 	send(t, events, time.After(waitLimit), burst...)
 	close(events)
@@ -510,7 +510,7 @@ func TestNotifyReconnects(t *testing.T) {
 
 	logs := make(logRecords, 10)
 	n := New(LevelAll, slog.New(logs), WithBusAddress(addr))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 
@@ -544,7 +544,7 @@ func TestNotifySetLevel(t *testing.T) {
 	srv := startFakeServer(t, addr, nil, nil)
 
 	n := New(LevelOff, nil, WithBusAddress(addr))
-	events := make(chan supervisor.Event)
+	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 

@@ -39,7 +39,7 @@ func BuildConfig(s Settings, p Paths, file string) supervisor.Config {
 		Model:  s.ModelID,
 	}
 	if p.StateDir != "" {
-		cfg.LogPath = p.LogFile()
+		cfg.LogPath = p.ServerLog()
 	}
 	host, port, err := Endpoint(s)
 	if err == nil {

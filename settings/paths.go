@@ -19,7 +19,7 @@ const AppDir = "ocm"
 // SettingsFileName is the settings file inside $XDG_CONFIG_HOME/ocm.
 const SettingsFileName = "settings.toml"
 
-// Paths are the agent's files and directories (DESIGN §2).
+// Paths are the agent's files and directories (docs/architecture.md, "Files").
 type Paths struct {
 	ConfigFile string // settings.toml (--config overrides)
 	ModelsDir  string // default models folder: $XDG_DATA_HOME/ocm/models (models_dir overrides)
@@ -27,8 +27,24 @@ type Paths struct {
 	RuntimeDir string // socket, lock, pid file: $XDG_RUNTIME_DIR/ocm or $TMPDIR/ocm-<uid>
 }
 
-// LogFile is where the child's stdout and stderr are appended.
-func (p Paths) LogFile() string { return filepath.Join(p.StateDir, "llama-server.log") }
+// The agent's files are named here and nowhere else: every package asks
+// Paths for them.
+
+// ServerLog is where llama-server's stdout and stderr are appended.
+func (p Paths) ServerLog() string { return filepath.Join(p.StateDir, "llama-server.log") }
+
+// AgentLog is the agent's own log.
+func (p Paths) AgentLog() string { return filepath.Join(p.StateDir, "ocm-tray.log") }
+
+// Socket is the control socket the CLI talks to the agent through.
+func (p Paths) Socket() string { return filepath.Join(p.RuntimeDir, "ocm-tray.sock") }
+
+// LockFile is the one-agent-per-user lock.
+func (p Paths) LockFile() string { return filepath.Join(p.RuntimeDir, "ocm-tray.lock") }
+
+// PIDFile records the running llama-server's pid, so that an agent started
+// after one that died can stop a server it left behind.
+func (p Paths) PIDFile() string { return filepath.Join(p.RuntimeDir, "llama-server.pid") }
 
 // ResolvePaths computes the paths from the environment as adrg/xdg read it
 // (tests that change XDG_* call xdg.Reload first). It creates nothing: the

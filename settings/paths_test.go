@@ -86,8 +86,8 @@ func TestResolvePaths(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("ResolvePaths =\n  %+v\nwant\n  %+v", got, tc.want)
 			}
-			if got.LogFile() != filepath.Join(tc.want.StateDir, "llama-server.log") {
-				t.Fatalf("LogFile = %s", got.LogFile())
+			if got.ServerLog() != filepath.Join(tc.want.StateDir, "llama-server.log") {
+				t.Fatalf("LogFile = %s", got.ServerLog())
 			}
 			// Resolving creates nothing.
 			if _, err := os.Stat(filepath.Join(root, "home")); !os.IsNotExist(err) {

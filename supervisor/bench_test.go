@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,20 +60,20 @@ func BenchmarkProbeLoading(b *testing.B) {
 // drained (untimed) every 128 publications, so none is ever cut off as slow
 // and every publication really reaches n queues.
 func benchPublish(b *testing.B, n int) {
-	h := newHub(Status{State: Starting, PID: 1})
-	subs := make([]*Subscription, n)
+	h := status.NewHub(status.Status{State: status.Starting, PID: 1})
+	subs := make([]*status.Subscription, n)
 	for i := range subs {
-		subs[i] = h.subscribe(256)
+		subs[i] = h.Subscribe(256)
 		<-subs[i].C // the initial snapshot
 	}
-	_, release := h.changes()
+	_, release := h.Changes()
 	defer release()
-	sts := [2]Status{{State: Running, PID: 1, Model: "m"}, {State: Restarting, Attempt: 1, MaxTries: 3, LastError: "killed by SIGKILL", Model: "m"}}
+	sts := [2]status.Status{{State: status.Running, PID: 1, Model: "m"}, {State: status.Restarting, Attempt: 1, MaxRestarts: 3, LastError: "killed by SIGKILL", Model: "m"}}
 	now := time.Now()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		h.publish(sts[i&1], now)
+		h.Publish(sts[i&1], now)
 		i++
 		if i%128 == 0 {
 			b.StopTimer()
@@ -87,7 +88,7 @@ func benchPublish(b *testing.B, n int) {
 		}
 	}
 	b.StopTimer()
-	h.close()
+	h.Close()
 }
 
 // BenchmarkPublish is one status publication to the tray's coalescing poke
@@ -109,9 +110,9 @@ func BenchmarkTransition(b *testing.B) {
 		for range sub.C {
 		}
 	}()
-	r := &runner{s: s, ctx: context.Background(), cfg: cfg, st: s.hub.status()}
-	r.publish(Status{State: Starting, PID: 1234})
-	sts := [2]Status{{State: Running, PID: 1234}, {State: Restarting, Attempt: 1, LastError: "killed by SIGKILL"}}
+	r := &runner{s: s, ctx: context.Background(), cfg: cfg, st: s.hub.Status()}
+	r.publish(status.Status{State: status.Starting, PID: 1234})
+	sts := [2]status.Status{{State: status.Running, PID: 1234}, {State: status.Restarting, Attempt: 1, LastError: "killed by SIGKILL"}}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -119,7 +120,7 @@ func BenchmarkTransition(b *testing.B) {
 		i++
 	}
 	b.StopTimer()
-	s.hub.close()
+	s.hub.Close()
 }
 
 // BenchmarkCrashToRestarting is the whole in-process path from a child's
@@ -141,7 +142,7 @@ func BenchmarkCrashToRestarting(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
-	waitFor := func(st State) {
+	waitFor := func(st status.State) {
 		for ev := range sub.C {
 			if ev.Status.State == st {
 				return
@@ -149,13 +150,13 @@ func BenchmarkCrashToRestarting(b *testing.B) {
 		}
 		b.Fatalf("subscription ended before %s", st)
 	}
-	waitFor(Running)
+	waitFor(status.Running)
 	b.ReportAllocs()
 	for b.Loop() {
 		w.current().exit("killed by SIGKILL")
-		waitFor(Restarting)
+		waitFor(status.Restarting)
 		b.StopTimer()
-		waitFor(Running)
+		waitFor(status.Running)
 		b.StartTimer()
 	}
 	b.StopTimer()

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -181,7 +182,7 @@ type harness struct {
 	done   chan struct{}
 
 	mu     sync.Mutex
-	events []Event
+	events []status.Event
 	subEnd chan struct{}
 }
 
@@ -195,9 +196,9 @@ func startHarness(t *testing.T, w *world, cfg Config) *harness {
 	<-sub.C // the initial snapshot, before Run: not a transition
 	go func() {
 		defer close(h.subEnd)
-		var prev State
+		var prev status.State
 		for ev := range sub.C {
-			if !LegalTransition(prev, ev.Status.State) && prev != ev.Status.State {
+			if !status.LegalTransition(prev, ev.Status.State) && prev != ev.Status.State {
 				t.Errorf("illegal transition %s -> %s", prev, ev.Status.State)
 			}
 			prev = ev.Status.State
@@ -228,35 +229,35 @@ func (h *harness) stop() {
 	<-h.subEnd
 }
 
-func (h *harness) states() []State {
+func (h *harness) states() []status.State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []State
+	var out []status.State
 	for _, e := range h.events {
 		out = append(out, e.Status.State)
 	}
 	return out
 }
 
-func (h *harness) last() Status {
+func (h *harness) last() status.Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.events) == 0 {
-		return Status{}
+		return status.Status{}
 	}
 	return h.events[len(h.events)-1].Status
 }
 
-func (h *harness) eventsCopy() []Event {
+func (h *harness) eventsCopy() []status.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Event(nil), h.events...)
+	return append([]status.Event(nil), h.events...)
 }
 
-func (h *harness) wantState(want State) Status {
+func (h *harness) wantState(want status.State) status.Status {
 	h.t.Helper()
 	synctest.Wait()
-	got := h.sup.Status()
+	got := h.sup.Hub().Status()
 	if got.State != want {
 		h.t.Fatalf("state = %s (%+v), want %s; history %v", got.State, got, want, h.states())
 	}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"slices"
 	"strings"
 	"testing"
@@ -21,12 +22,12 @@ func TestStartsAndBecomesRunning(t *testing.T) {
 		w := newWorld()
 		w.onSpawn = healthyAtOnce
 		h := startHarness(t, w, testConfig())
-		st := h.wantState(Running)
+		st := h.wantState(status.Running)
 		if st.PID != w.current().pid || st.Model != "x" {
 			t.Fatalf("running status %+v", st)
 		}
 		h.stop()
-		if got := h.states(); !slices.Equal(got, []State{Starting, Running, Stopped}) {
+		if got := h.states(); !slices.Equal(got, []status.State{status.Starting, status.Running, status.Stopped}) {
 			t.Fatalf("states %v", got)
 		}
 		if p := w.current(); p.terms != 1 || p.kills != 0 {
@@ -41,15 +42,15 @@ func TestLoadingIsProgressAndReadyMarkerProbesAtOnce(t *testing.T) {
 	run(t, func(t *testing.T) {
 		w := newWorld()
 		h := startHarness(t, w, testConfig())
-		h.wantState(Starting)
+		h.wantState(status.Starting)
 		time.Sleep(2 * time.Minute) // a long model load: still starting
-		h.wantState(Starting)
+		h.wantState(status.Starting)
 		p := w.current()
 		p.setHealthy(true)
 		close(p.ready) // "starting the main loop"
 		start := time.Now()
 		synctest.Wait()
-		h.wantState(Running)
+		h.wantState(status.Running)
 		if d := h.last().Since.Sub(start); d != 0 {
 			t.Fatalf("ready marker to running took %v of fake time, want 0", d)
 		}
@@ -66,18 +67,18 @@ func TestCrashLoopSpendsExactlyMaxRestarts(t *testing.T) {
 				cfg.Policy.MaxRestarts = n
 				h := startHarness(t, w, cfg)
 				for i := 0; i <= n; i++ {
-					h.wantState(Starting)
+					h.wantState(status.Starting)
 					w.current().exit("exited with status 1: boom")
 					synctest.Wait()
 					if i < n {
-						st := h.wantState(Restarting)
-						if st.Attempt != i+1 || st.MaxTries != n || st.LastError != "exited with status 1: boom" {
+						st := h.wantState(status.Restarting)
+						if st.Attempt != i+1 || st.MaxRestarts != n || st.LastError != "exited with status 1: boom" {
 							t.Fatalf("restarting %+v, want attempt %d/%d", st, i+1, n)
 						}
 						time.Sleep(cfg.Policy.Backoff(i + 1))
 					}
 				}
-				st := h.wantState(FailedAfterMaxRestarts)
+				st := h.wantState(status.FailedAfterMaxRestarts)
 				if st.Attempts != n || !strings.Contains(st.LastError, "boom") {
 					t.Fatalf("failed status %+v, want attempts %d", st, n)
 				}
@@ -86,7 +87,7 @@ func TestCrashLoopSpendsExactlyMaxRestarts(t *testing.T) {
 				}
 				// It stays failed: no more spawns, however long we wait.
 				time.Sleep(time.Hour)
-				h.wantState(FailedAfterMaxRestarts)
+				h.wantState(status.FailedAfterMaxRestarts)
 				if w.spawned() != n+1 {
 					t.Fatalf("spawned after failure")
 				}
@@ -116,9 +117,9 @@ func TestBackoffWaitsAreExact(t *testing.T) {
 		var waits []time.Duration
 		for _, ev := range h.eventsCopy() {
 			switch ev.Status.State {
-			case Restarting:
+			case status.Restarting:
 				restartAt = ev.At
-			case Starting:
+			case status.Starting:
 				if !restartAt.IsZero() {
 					waits = append(waits, ev.At.Sub(restartAt))
 				}
@@ -139,25 +140,25 @@ func TestStabilityWindowResetsTheCount(t *testing.T) {
 		cfg := testConfig()
 		cfg.Policy.MaxRestarts = 2
 		h := startHarness(t, w, cfg)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		w.current().exit("exited with status 1")
-		if st := h.wantState(Restarting); st.Attempt != 1 {
+		if st := h.wantState(status.Restarting); st.Attempt != 1 {
 			t.Fatalf("attempt %d", st.Attempt)
 		}
 		time.Sleep(cfg.Policy.Backoff(1))
-		h.wantState(Running)
+		h.wantState(status.Running)
 		// Runs well for longer than the stability window, then fails.
 		time.Sleep(cfg.Policy.StabilityWindow)
 		w.current().exit("exited with status 1")
-		if st := h.wantState(Restarting); st.Attempt != 1 {
+		if st := h.wantState(status.Restarting); st.Attempt != 1 {
 			t.Fatalf("after a stable run the failure is restart %d, want 1", st.Attempt)
 		}
 		// A short run does not reset it.
 		time.Sleep(cfg.Policy.Backoff(1))
-		h.wantState(Running)
+		h.wantState(status.Running)
 		time.Sleep(cfg.Policy.StabilityWindow / 2)
 		w.current().exit("exited with status 1")
-		if st := h.wantState(Restarting); st.Attempt != 2 {
+		if st := h.wantState(status.Restarting); st.Attempt != 2 {
 			t.Fatalf("after a short run the failure is restart %d, want 2", st.Attempt)
 		}
 		h.stop()
@@ -172,11 +173,11 @@ func TestStartupTimeoutWithServerStuckLoading(t *testing.T) {
 		h := startHarness(t, w, cfg)
 		p := w.current()
 		start := time.Now()
-		st := h.wantState(Starting)
+		st := h.wantState(status.Starting)
 		time.Sleep(cfg.Policy.StartupTimeout - time.Millisecond)
-		h.wantState(Starting)
+		h.wantState(status.Starting)
 		time.Sleep(time.Millisecond)
-		st = h.wantState(Restarting)
+		st = h.wantState(status.Restarting)
 		if !strings.Contains(st.LastError, "startup_timeout 3m0s") || !strings.Contains(st.LastError, "Loading model") {
 			t.Fatalf("last_error %q", st.LastError)
 		}
@@ -196,18 +197,18 @@ func TestUnhealthyRestartsAfterHealthCheckTimeout(t *testing.T) {
 		w.onSpawn = healthyAtOnce
 		cfg := testConfig()
 		h := startHarness(t, w, cfg)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		p := w.current()
 		hungAt := time.Now()
 		p.setHung(true)
 		// One or two slow probes prove nothing.
 		time.Sleep(cfg.Policy.HealthCheckTimeout - time.Second)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		time.Sleep(cfg.Policy.HealthCheckInterval + cfg.Policy.probeTimeout())
 		synctest.Wait()
-		var st Status
+		var st status.Status
 		for _, ev := range h.eventsCopy() {
-			if ev.Status.State == Restarting {
+			if ev.Status.State == status.Restarting {
 				st = ev.Status
 				break
 			}
@@ -232,12 +233,12 @@ func TestStopEscalatesToKillAfterStopTimeout(t *testing.T) {
 		cfg := testConfig()
 		cfg.Policy.StopTimeout = 7 * time.Second
 		h := startHarness(t, w, cfg)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		start := time.Now()
 		h.sup.Stop()
-		h.wantState(Running) // SIGTERM ignored: still there
+		h.wantState(status.Running) // SIGTERM ignored: still there
 		time.Sleep(cfg.Policy.StopTimeout)
-		st := h.wantState(Stopped)
+		st := h.wantState(status.Stopped)
 		p := w.current()
 		if p.terms != 1 || p.kills != 1 {
 			t.Fatalf("SIGTERM %d, SIGKILL %d; want 1, 1", p.terms, p.kills)
@@ -257,28 +258,28 @@ func TestPortInUseBurnsNoBudgetAndRecovers(t *testing.T) {
 		cfg := testConfig()
 		cfg.Policy.MaxRestarts = 1
 		h := startHarness(t, w, cfg)
-		st := h.wantState(NotSpawning)
-		if st.Reason != "port 8080 is already in use" || !st.PortConflict {
+		st := h.wantState(status.NotSpawning)
+		if st.Reason != "port 8080 is already in use" || !st.PortConflict() {
 			t.Fatalf("status %+v", st)
 		}
 		time.Sleep(10 * cfg.Policy.HealthCheckInterval)
-		h.wantState(NotSpawning)
+		h.wantState(status.NotSpawning)
 		if w.spawned() != 0 {
 			t.Fatal("spawned while the port was taken")
 		}
 		w.setPortBusy(false)
 		time.Sleep(cfg.Policy.HealthCheckInterval)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		// A crash, then the port is taken during the backoff: no budget
 		// burned while waiting, the one restart still available after.
 		w.setPortBusy(true)
 		w.current().exit("exited with status 1")
-		h.wantState(Restarting)
+		h.wantState(status.Restarting)
 		time.Sleep(cfg.Policy.Backoff(1))
-		h.wantState(NotSpawning)
+		h.wantState(status.NotSpawning)
 		w.setPortBusy(false)
 		time.Sleep(cfg.Policy.HealthCheckInterval)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		h.stop()
 	})
 }
@@ -290,7 +291,7 @@ func TestGateRefusalAndRecheck(t *testing.T) {
 		cfg := testConfig()
 		cfg.Command, cfg.Refusal = nil, "model file ~/m/x.gguf not found"
 		h := startHarness(t, w, cfg)
-		if st := h.wantState(NotSpawning); st.Reason != cfg.Refusal || st.PortConflict {
+		if st := h.wantState(status.NotSpawning); st.Reason != cfg.Refusal || st.PortConflict() {
 			t.Fatalf("status %+v", st)
 		}
 		// The model arrives: the caller re-resolves and applies.
@@ -303,19 +304,19 @@ func TestGateRefusalAndRecheck(t *testing.T) {
 			return ""
 		}
 		h.sup.Apply(ok)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		// Deleted again, then the child crashes: the re-check refuses the respawn.
 		missing = true
 		w.current().exit("exited with status 1")
-		h.wantState(Restarting)
+		h.wantState(status.Restarting)
 		time.Sleep(ok.Policy.Backoff(1))
-		if st := h.wantState(NotSpawning); st.Reason != "model file gone" {
+		if st := h.wantState(status.NotSpawning); st.Reason != "model file gone" {
 			t.Fatalf("status %+v", st)
 		}
 		// Same settings applied again (a models-folder event) re-runs the gate.
 		missing = false
 		h.sup.Apply(ok)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		h.stop()
 	})
 }
@@ -325,7 +326,7 @@ func TestSpawnErrorIsNotSpawning(t *testing.T) {
 		w := newWorld()
 		w.spawnErr = errors.New("exec format error")
 		h := startHarness(t, w, testConfig())
-		if st := h.wantState(NotSpawning); !strings.Contains(st.Reason, "exec format error") {
+		if st := h.wantState(status.NotSpawning); !strings.Contains(st.Reason, "exec format error") {
 			t.Fatalf("reason %q", st.Reason)
 		}
 		h.stop()
@@ -335,34 +336,34 @@ func TestSpawnErrorIsNotSpawning(t *testing.T) {
 // Stop, Start and Restart from every state land where DESIGN §5 says.
 func TestControlsFromEveryState(t *testing.T) {
 	type setup func(h *harness, w *world)
-	states := map[State]setup{
-		Starting: func(h *harness, w *world) {},
-		Running: func(h *harness, w *world) {
+	states := map[status.State]setup{
+		status.Starting: func(h *harness, w *world) {},
+		status.Running: func(h *harness, w *world) {
 			w.current().setHealthy(true)
 			time.Sleep(startingPollMax)
 		},
-		Restarting: func(h *harness, w *world) {
+		status.Restarting: func(h *harness, w *world) {
 			w.current().exit("exited with status 1")
 		},
-		FailedAfterMaxRestarts: func(h *harness, w *world) {
-			for w.current() != nil && h.sup.Status().State != FailedAfterMaxRestarts {
+		status.FailedAfterMaxRestarts: func(h *harness, w *world) {
+			for w.current() != nil && h.sup.Hub().Status().State != status.FailedAfterMaxRestarts {
 				w.current().exit("exited with status 1")
 				synctest.Wait()
 				time.Sleep(time.Minute)
 			}
 		},
-		Stopped: func(h *harness, w *world) { h.sup.Stop() },
-		NotSpawning: func(h *harness, w *world) {
+		status.Stopped: func(h *harness, w *world) { h.sup.Stop() },
+		status.NotSpawning: func(h *harness, w *world) {
 			w.setPortBusy(true)
 			h.sup.Restart()
 		},
 	}
-	want := map[string]State{
-		"stop": Stopped, "restart": Starting,
+	want := map[string]status.State{
+		"stop": status.Stopped, "restart": status.Starting,
 	}
-	startWant := map[State]State{
-		Starting: Starting, Running: Running, Restarting: Restarting,
-		FailedAfterMaxRestarts: Starting, Stopped: Starting, NotSpawning: Starting,
+	startWant := map[status.State]status.State{
+		status.Starting: status.Starting, status.Running: status.Running, status.Restarting: status.Restarting,
+		status.FailedAfterMaxRestarts: status.Starting, status.Stopped: status.Starting, status.NotSpawning: status.Starting,
 	}
 	for from, prep := range states {
 		for _, action := range []string{"stop", "start", "restart"} {
@@ -372,7 +373,7 @@ func TestControlsFromEveryState(t *testing.T) {
 					h := startHarness(t, w, testConfig())
 					prep(h, w)
 					h.wantState(from)
-					if from == NotSpawning {
+					if from == status.NotSpawning {
 						w.setPortBusy(false)
 					}
 					before := w.spawned()
@@ -389,10 +390,10 @@ func TestControlsFromEveryState(t *testing.T) {
 						exp = startWant[from]
 					}
 					h.wantState(exp)
-					if exp == Starting && from != Starting && w.spawned() != before+1 {
+					if exp == status.Starting && from != status.Starting && w.spawned() != before+1 {
 						t.Fatalf("%s from %s spawned %d children", action, from, w.spawned()-before)
 					}
-					if action == "restart" && from == Starting && w.spawned() != before+1 {
+					if action == "restart" && from == status.Starting && w.spawned() != before+1 {
 						t.Fatal("restart from starting did not spawn a new child")
 					}
 					// At most one child at any moment.
@@ -420,27 +421,27 @@ func TestApplyRestartsOnlyWhenTheChildChanges(t *testing.T) {
 		w.onSpawn = healthyAtOnce
 		cfg := testConfig()
 		h := startHarness(t, w, cfg)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		pid := w.current().pid
 
 		// Invalid edit: last good settings stay, only settings_error shows.
 		bad := cfg
 		bad.SettingsError = "settings.toml:3: supervisor.max_restarts: must be 0..100"
 		h.sup.Apply(bad)
-		st := h.wantState(Running)
+		st := h.wantState(status.Running)
 		if st.PID != pid || st.SettingsError == "" {
 			t.Fatalf("status %+v", st)
 		}
 		// Fixed: error clears, still the same child.
 		h.sup.Apply(cfg)
-		if st := h.wantState(Running); st.PID != pid || st.SettingsError != "" {
+		if st := h.wantState(status.Running); st.PID != pid || st.SettingsError != "" {
 			t.Fatalf("status %+v", st)
 		}
 		// A new argument restarts it.
 		changed := cfg
 		changed.Command = &Command{Path: cfg.Command.Path, Args: append(slices.Clone(cfg.Command.Args), "--alias", "y")}
 		h.sup.Apply(changed)
-		st = h.wantState(Running)
+		st = h.wantState(status.Running)
 		if st.PID == pid || w.spawned() != 2 {
 			t.Fatalf("argv change did not restart: %+v", st)
 		}
@@ -454,16 +455,16 @@ func TestApplyWhileStoppedStaysStopped(t *testing.T) {
 		cfg := testConfig()
 		h := startHarness(t, w, cfg)
 		h.sup.Stop()
-		h.wantState(Stopped)
+		h.wantState(status.Stopped)
 		changed := cfg
 		changed.Port = 9090
 		h.sup.Apply(changed)
-		h.wantState(Stopped)
+		h.wantState(status.Stopped)
 		if w.spawned() != 1 {
 			t.Fatal("settings change started a stopped server")
 		}
 		h.sup.Start()
-		h.wantState(Starting)
+		h.wantState(status.Starting)
 		h.stop()
 	})
 }
@@ -475,11 +476,11 @@ func TestApplyLeavesFailedWithSettingsChange(t *testing.T) {
 		cfg.Policy.MaxRestarts = 0
 		h := startHarness(t, w, cfg)
 		w.current().exit("exited with status 1")
-		h.wantState(FailedAfterMaxRestarts)
+		h.wantState(status.FailedAfterMaxRestarts)
 		changed := cfg
 		changed.Port = 9090
 		h.sup.Apply(changed)
-		h.wantState(Starting)
+		h.wantState(status.Starting)
 		h.stop()
 	})
 }
@@ -490,21 +491,21 @@ func TestShutdownEndsSubscriptionsWithStopped(t *testing.T) {
 		w.onSpawn = healthyAtOnce
 		h := startHarness(t, w, testConfig())
 		sub := h.sup.Subscribe(8)
-		h.wantState(Running)
+		h.wantState(status.Running)
 		h.stop()
-		var last Event
+		var last status.Event
 		n := 0
 		for ev := range sub.C {
 			last = ev
 			n++
 		}
-		if sub.Err() != nil || last.Status.State != Stopped || n != 2 {
+		if sub.Err() != nil || last.Status.State != status.Stopped || n != 2 {
 			t.Fatalf("got %d events ending %+v, err %v", n, last.Status, sub.Err())
 		}
 		// Subscribing after the end yields the final status and a closed channel.
 		late := h.sup.Subscribe(1)
 		ev, ok := <-late.C
-		if !ok || ev.Status.State != Stopped {
+		if !ok || ev.Status.State != status.Stopped {
 			t.Fatalf("late subscriber got %+v", ev)
 		}
 		if _, ok := <-late.C; ok {
@@ -531,7 +532,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 		for range slow.C {
 			n++
 		}
-		if !errors.Is(slow.Err(), ErrSlowSubscriber) {
+		if !errors.Is(slow.Err(), status.ErrSlowSubscriber) {
 			t.Fatalf("slow subscriber err %v after %d events", slow.Err(), n)
 		}
 		h.stop()

@@ -5,6 +5,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"net"
 	"os"
 	"os/exec"
@@ -63,7 +64,7 @@ func realConfig(t *testing.T, knobs ...string) Config {
 
 // realRun starts Run in the background; the returned stop cancels it and
 // waits until Run returned (the child reaped).
-func realRun(t *testing.T, cfg Config) (*Supervisor, *Subscription, func()) {
+func realRun(t *testing.T, cfg Config) (*Supervisor, *status.Subscription, func()) {
 	t.Helper()
 	sup := New(cfg)
 	sub := sup.Subscribe(256)
@@ -86,7 +87,7 @@ func realRun(t *testing.T, cfg Config) (*Supervisor, *Subscription, func()) {
 }
 
 // waitFor reads events until one matches, failing after the deadline.
-func waitFor(t *testing.T, sub *Subscription, d time.Duration, match func(Status) bool) Status {
+func waitFor(t *testing.T, sub *status.Subscription, d time.Duration, match func(status.Status) bool) status.Status {
 	t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -105,14 +106,16 @@ func waitFor(t *testing.T, sub *Subscription, d time.Duration, match func(Status
 	}
 }
 
-func state(s State) func(Status) bool { return func(st Status) bool { return st.State == s } }
+func state(s status.State) func(status.Status) bool {
+	return func(st status.Status) bool { return st.State == s }
+}
 
 func alive(pid int) bool { return processAlive(pid) }
 
 func TestRealChildRunsAndStopsCleanly(t *testing.T) {
 	cfg := realConfig(t)
 	sup, sub, stop := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(Running))
+	st := waitFor(t, sub, 10*time.Second, state(status.Running))
 	pid := st.PID
 	if !alive(pid) {
 		t.Fatalf("running pid %d is not alive", pid)
@@ -122,7 +125,7 @@ func TestRealChildRunsAndStopsCleanly(t *testing.T) {
 	}
 	sup.Stop()
 	// The real server dies by SIGABRT on SIGTERM: a requested stop, not a crash.
-	waitFor(t, sub, 10*time.Second, state(Stopped))
+	waitFor(t, sub, 10*time.Second, state(status.Stopped))
 	if alive(pid) {
 		t.Fatalf("child %d still alive after stop", pid)
 	}
@@ -145,11 +148,11 @@ func TestRealCrashLoopGivesUpWithTellingError(t *testing.T) {
 	cfg.Policy.MaxRestarts = 2
 	_, sub, _ := realRun(t, cfg)
 	var restarts []int
-	st := waitFor(t, sub, 20*time.Second, func(st Status) bool {
-		if st.State == Restarting {
+	st := waitFor(t, sub, 20*time.Second, func(st status.Status) bool {
+		if st.State == status.Restarting {
 			restarts = append(restarts, st.Attempt)
 		}
-		return st.State == FailedAfterMaxRestarts
+		return st.State == status.FailedAfterMaxRestarts
 	})
 	if fmt.Sprint(restarts) != "[1 2]" || st.Attempts != 2 {
 		t.Fatalf("restarts %v, final %+v", restarts, st)
@@ -166,7 +169,7 @@ func TestRealBadArgumentExitsWithItsMessage(t *testing.T) {
 	cfg.Command.Args = append(cfg.Command.Args, "--bogus")
 	cfg.Policy.MaxRestarts = 0
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(FailedAfterMaxRestarts))
+	st := waitFor(t, sub, 10*time.Second, state(status.FailedAfterMaxRestarts))
 	if st.LastError != "exited with status 1: error: invalid argument: --bogus" {
 		t.Fatalf("last_error %q", st.LastError)
 	}
@@ -188,23 +191,23 @@ func TestRealPortHeldByAnotherProgram(t *testing.T) {
 		}
 	}()
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 5*time.Second, func(st Status) bool { return st.PortConflict })
-	if st.State != NotSpawning || st.Reason != fmt.Sprintf("port %d is already in use", cfg.Port) {
+	st := waitFor(t, sub, 5*time.Second, func(st status.Status) bool { return st.PortConflict() })
+	if st.State != status.NotSpawning || st.Reason != fmt.Sprintf("port %d is already in use", cfg.Port) {
 		t.Fatalf("reason %q", st.Reason)
 	}
 	l.Close()
 	// Freed: it starts by itself within a health_check_interval or two.
-	waitFor(t, sub, 10*time.Second, state(Running))
+	waitFor(t, sub, 10*time.Second, state(status.Running))
 }
 
 func TestRealSIGTERMIgnoringChildIsKilled(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_IGNORE_SIGTERM=1")
 	cfg.Policy.StopTimeout = 200 * time.Millisecond
 	sup, sub, _ := realRun(t, cfg)
-	pid := waitFor(t, sub, 10*time.Second, state(Running)).PID
+	pid := waitFor(t, sub, 10*time.Second, state(status.Running)).PID
 	start := time.Now()
 	sup.Stop()
-	waitFor(t, sub, 10*time.Second, state(Stopped))
+	waitFor(t, sub, 10*time.Second, state(status.Stopped))
 	if d := time.Since(start); d < cfg.Policy.StopTimeout {
 		t.Fatalf("stopped after %v, before stop_timeout", d)
 	}
@@ -216,8 +219,8 @@ func TestRealSIGTERMIgnoringChildIsKilled(t *testing.T) {
 func TestRealHangIsUnhealthy(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_HANG_AFTER=100ms")
 	_, sub, _ := realRun(t, cfg)
-	first := waitFor(t, sub, 10*time.Second, state(Running)).PID
-	st := waitFor(t, sub, 10*time.Second, state(Restarting))
+	first := waitFor(t, sub, 10*time.Second, state(status.Running)).PID
+	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
 	if !strings.HasPrefix(st.LastError, "unhealthy") {
 		t.Fatalf("last_error %q", st.LastError)
 	}
@@ -230,7 +233,7 @@ func TestRealStartupTimeout(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_LOAD=1h")
 	cfg.Policy.StartupTimeout = 300 * time.Millisecond
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(Restarting))
+	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
 	if !strings.Contains(st.LastError, "startup_timeout") || !strings.Contains(st.LastError, "Loading model") {
 		t.Fatalf("last_error %q", st.LastError)
 	}

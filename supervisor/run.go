@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"sync"
 	"time"
 
@@ -38,16 +39,19 @@ type runner struct {
 	s   *Supervisor
 	ctx context.Context
 	cfg Config
-	st  Status // as last published
+	st  status.Status // as last published
 
-	child     proc
-	gen       int // bumped for every child, so stale probe results are dropped
-	readyC    <-chan struct{}
-	logFile   *logfile.File
-	restarts  int // restarts spent from the current budget
-	runningAt time.Time
-	lastOK    time.Time
-	lastProbe error
+	child    proc
+	gen      int // bumped for every child, so stale probe results are dropped
+	readyC   <-chan struct{}
+	logFile  *logfile.File
+	restarts int // restarts spent from the current budget
+	// totalRestarts counts every restart since Run began, for the status's
+	// "restarts" (the tooltip's "restarted twice").
+	totalRestarts int
+	runningAt     time.Time
+	lastOK        time.Time
+	lastProbe     error
 
 	wake      *time.Timer
 	wakeKind  wakeKind
@@ -65,7 +69,7 @@ type runner struct {
 // Run supervises until ctx is done, then stops the child, publishes stopped
 // and returns once the child is reaped. Call it once.
 func (s *Supervisor) Run(ctx context.Context) error {
-	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.status(), probeDone: make(chan probeResult, 1), thread: startSpawnThread()}
+	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.Status(), probeDone: make(chan probeResult, 1), thread: startSpawnThread()}
 	defer r.shutdown()
 	r.evaluate()
 	for {
@@ -122,13 +126,13 @@ func (r *runner) handle(m message) {
 	case msgStop:
 		r.stopChild()
 		r.disarm()
-		r.publish(Status{State: Stopped})
+		r.publish(status.Status{State: status.Stopped})
 	case msgStart:
 		switch r.st.State {
-		case Stopped, FailedAfterMaxRestarts:
+		case status.Stopped, status.FailedAfterMaxRestarts:
 			r.restarts = 0
 			r.evaluate()
-		case NotSpawning:
+		case status.NotSpawning:
 			r.evaluate() // the gate runs again on Start
 		}
 	case msgRestart:
@@ -147,9 +151,9 @@ func (r *runner) apply(cfg Config) {
 	old := r.cfg
 	r.cfg = cfg
 	switch {
-	case r.st.State == Stopped:
+	case r.st.State == status.Stopped:
 		// The user stopped it; new settings wait for Start.
-	case old.childEqual(cfg) && !(r.st.State == NotSpawning && !r.st.PortConflict):
+	case old.childEqual(cfg) && !(r.st.State == status.NotSpawning && !r.st.PortConflict()):
 		// Same child. (A gate refusal is re-run on any change: the model
 		// folder may have gained the file.)
 	default:
@@ -166,12 +170,12 @@ func (r *runner) evaluate() {
 	r.disarm()
 	cfg := r.cfg
 	if cfg.Command == nil {
-		r.publish(Status{State: NotSpawning, Reason: cfg.Refusal})
+		r.publish(status.Status{State: status.NotSpawning, Reason: cfg.Refusal})
 		return
 	}
 	if cfg.Recheck != nil {
 		if reason := cfg.Recheck(); reason != "" {
-			r.publish(Status{State: NotSpawning, Reason: reason})
+			r.publish(status.Status{State: status.NotSpawning, Reason: reason})
 			return
 		}
 	}
@@ -179,7 +183,7 @@ func (r *runner) evaluate() {
 		// Not our server: never start a second one beside it (a second
 		// llama-server would share the port through SO_REUSEPORT). This
 		// costs no restart; look again every health_check_interval.
-		r.publish(Status{State: NotSpawning, Reason: fmt.Sprintf("port %d is already in use", cfg.Port), PortConflict: true})
+		r.publish(status.Status{State: status.NotSpawning, Reason: status.PortInUse(cfg.Port)})
 		r.arm(wakePort, cfg.Policy.HealthCheckInterval)
 		return
 	}
@@ -188,7 +192,7 @@ func (r *runner) evaluate() {
 	var err error
 	r.thread.do(func() { p, err = r.s.spawn(cfg.Command, log) })
 	if err != nil {
-		r.publish(Status{State: NotSpawning, Reason: fmt.Sprintf("cannot start %s: %v", cfg.Command.Path, err)})
+		r.publish(status.Status{State: status.NotSpawning, Reason: fmt.Sprintf("cannot start %s: %v", cfg.Command.Path, err)})
 		return
 	}
 	r.child = p
@@ -198,7 +202,7 @@ func (r *runner) evaluate() {
 	r.writePIDFile(p.Pid())
 	r.deadline = time.NewTimer(cfg.Policy.StartupTimeout)
 	r.pollDelay = startingPollFirst
-	r.publish(Status{State: Starting, PID: p.Pid()})
+	r.publish(status.Status{State: status.Starting, PID: p.Pid()})
 	r.arm(wakeProbe, r.pollDelay)
 }
 
@@ -255,12 +259,12 @@ func (r *runner) onProbe(res probeResult) {
 	r.probeAgain = false
 	now := time.Now()
 	switch r.st.State {
-	case Starting:
+	case status.Starting:
 		if res.err == nil {
 			r.deadline.Stop()
 			r.deadline = nil
 			r.runningAt, r.lastOK = now, now
-			r.publish(Status{State: Running, PID: r.child.Pid()})
+			r.publish(status.Status{State: status.Running, PID: r.child.Pid()})
 			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
 			return
 		}
@@ -272,7 +276,7 @@ func (r *runner) onProbe(res probeResult) {
 		}
 		r.pollDelay = min(r.pollDelay*2, startingPollMax)
 		r.arm(wakeProbe, r.pollDelay)
-	case Running:
+	case status.Running:
 		if res.err == nil {
 			r.lastOK = now
 		} else {
@@ -292,18 +296,19 @@ func (r *runner) onProbe(res probeResult) {
 // fail handles a child that exited, never became ready, or went unhealthy:
 // stop it if it lives, then spend one restart or give up.
 func (r *runner) fail(lastErr string) {
-	stable := r.st.State == Running && time.Since(r.runningAt) >= r.cfg.Policy.StabilityWindow
+	stable := r.st.State == status.Running && time.Since(r.runningAt) >= r.cfg.Policy.StabilityWindow
 	r.stopChild()
 	r.disarm()
 	if stable {
 		r.restarts = 0 // it ran well for a while: this is not a crash loop
 	}
 	if r.restarts >= r.cfg.Policy.MaxRestarts {
-		r.publish(Status{State: FailedAfterMaxRestarts, Attempts: r.restarts, LastError: lastErr})
+		r.publish(status.Status{State: status.FailedAfterMaxRestarts, Attempts: r.restarts, LastError: lastErr})
 		return
 	}
 	r.restarts++
-	r.publish(Status{State: Restarting, Attempt: r.restarts, LastError: lastErr})
+	r.totalRestarts++
+	r.publish(status.Status{State: status.Restarting, Attempt: r.restarts, LastError: lastErr})
 	r.arm(wakeRespawn, r.cfg.Policy.Backoff(r.restarts))
 }
 
@@ -356,10 +361,11 @@ func (r *runner) disarm() {
 
 // publish completes st with the annotations every variant carries and makes
 // it current, unless nothing a reader could see changed.
-func (r *runner) publish(st Status) {
+func (r *runner) publish(st status.Status) {
 	st.Model, st.Warning, st.SettingsError = r.cfg.Model, r.cfg.Warning, r.cfg.SettingsError
-	if st.State == Restarting {
-		st.MaxTries = r.cfg.Policy.MaxRestarts
+	st.Restarts = r.totalRestarts
+	if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
+		st.MaxRestarts = r.cfg.Policy.MaxRestarts // the N of "attempt n/N"
 	}
 	now := time.Now()
 	st.Since = r.st.Since
@@ -369,12 +375,12 @@ func (r *runner) publish(st Status) {
 	if st.Equal(r.st) {
 		return
 	}
-	if st.State != r.st.State && !LegalTransition(r.st.State, st.State) {
+	if st.State != r.st.State && !status.LegalTransition(r.st.State, st.State) {
 		r.s.log.Error("illegal status transition (bug)", "from", r.st.State, "to", st.State)
 	}
 	r.s.log.Info("status", "state", st.State, "pid", st.PID, "reason", st.Reason, "attempt", st.Attempt, "last_error", st.LastError)
 	r.st = st
-	r.s.hub.publish(st, now)
+	r.s.hub.Publish(st, now)
 }
 
 func (r *runner) openLog() *logfile.File {
@@ -404,9 +410,9 @@ func (r *runner) shutdown() {
 	r.thread.stop() // the last child is reaped: its parent thread may go
 	r.disarm()
 	r.probes.Wait()
-	r.publish(Status{State: Stopped})
+	r.publish(status.Status{State: status.Stopped})
 	if r.logFile != nil {
 		r.logFile.Close()
 	}
-	r.s.hub.close()
+	r.s.hub.Close()
 }

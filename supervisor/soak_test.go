@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -64,7 +65,7 @@ func TestSoakChaos(t *testing.T) {
 	cfg := w.config(knobsHealthy)
 	sup := New(cfg)
 	sub := sup.Subscribe(1 << 16)
-	pokes, release := sup.Changes()
+	pokes, release := sup.Hub().Changes()
 
 	// Every published change, checked as it arrives.
 	rec := &soakRecorder{annotationOnly: &w.annotationOnly}
@@ -111,8 +112,8 @@ func TestSoakChaos(t *testing.T) {
 
 	// Sanity first: the setup does reach running, so the chaos below acts
 	// on real, healthy children and not on a misconfigured one.
-	if !waitStatus(pokes, sup, 20*time.Second, func(st Status) bool { return st.State == Running }) {
-		t.Fatalf("never reached running: %+v", sup.Status())
+	if !waitStatus(pokes, sup, 20*time.Second, func(st status.Status) bool { return st.State == status.Running }) {
+		t.Fatalf("never reached running: %+v", sup.Hub().Status())
 	}
 
 	start := time.Now()
@@ -144,7 +145,7 @@ func TestSoakChaos(t *testing.T) {
 	if err := sampler.err(); err != nil {
 		t.Fatal(err)
 	}
-	if last := rec.last(); last.State != Stopped {
+	if last := rec.last(); last.State != status.Stopped {
 		t.Fatalf("final status %+v, want stopped", last)
 	}
 	if kids := ourChildren(); len(kids) != 0 {
@@ -160,11 +161,11 @@ func TestSoakChaos(t *testing.T) {
 	t.Logf("%d cycles in %v (seed %d): %d status changes, %d children spawned, running %d times, "+
 		"%d restarting, %d failed_after_max_restarts, %d not_spawning; actions %v; "+
 		"%d process-table samples, at most %d child alive at once",
-		cycles, elapsed.Round(time.Millisecond), seed, st.events, st.spawns, st.counts[Running],
-		st.counts[Restarting], st.counts[FailedAfterMaxRestarts], st.counts[NotSpawning], w.actionSummary(),
+		cycles, elapsed.Round(time.Millisecond), seed, st.events, st.spawns, st.counts[status.Running],
+		st.counts[status.Restarting], st.counts[status.FailedAfterMaxRestarts], st.counts[status.NotSpawning], w.actionSummary(),
 		sampler.samples.Load(), sampler.maxAlive.Load())
-	if dur >= 10*time.Second && st.counts[Running] < 10 {
-		t.Fatalf("running only %d times: the soak exercised almost nothing", st.counts[Running])
+	if dur >= 10*time.Second && st.counts[status.Running] < 10 {
+		t.Fatalf("running only %d times: the soak exercised almost nothing", st.counts[status.Running])
 	}
 }
 
@@ -345,8 +346,8 @@ func (w *soakWorld) chaos(sup *Supervisor, pokes <-chan struct{}) {
 		}
 	default: // let things settle, as a user would between clicks
 		w.did("settle")
-		waitStatus(pokes, sup, 1500*time.Millisecond, func(st Status) bool {
-			return st.State == Running || st.State == FailedAfterMaxRestarts || st.State == Stopped || st.State == NotSpawning
+		waitStatus(pokes, sup, 1500*time.Millisecond, func(st status.Status) bool {
+			return st.State == status.Running || st.State == status.FailedAfterMaxRestarts || st.State == status.Stopped || st.State == status.NotSpawning
 		})
 	}
 }
@@ -384,17 +385,17 @@ func (w *soakWorld) holdPort(d time.Duration) bool {
 }
 
 // waitStatus waits, on change notifications, until ok(status) or d passes.
-func waitStatus(pokes <-chan struct{}, sup *Supervisor, d time.Duration, ok func(Status) bool) bool {
+func waitStatus(pokes <-chan struct{}, sup *Supervisor, d time.Duration, ok func(status.Status) bool) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		if ok(sup.Status()) {
+		if ok(sup.Hub().Status()) {
 			return true
 		}
 		select {
 		case <-pokes:
 		case <-timer.C:
-			return ok(sup.Status())
+			return ok(sup.Hub().Status())
 		}
 	}
 }
@@ -405,23 +406,23 @@ type soakRecorder struct {
 	annotationOnly *sync.Map
 
 	mu      sync.Mutex
-	prev    Status
+	prev    status.Status
 	n       int
 	failure error
-	counts  map[State]int
+	counts  map[status.State]int
 	pids    map[int]bool
 }
 
 type soakStats struct {
 	events, spawns int
-	counts         map[State]int
+	counts         map[status.State]int
 }
 
-func (r *soakRecorder) add(cur Status) {
+func (r *soakRecorder) add(cur status.Status) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.counts == nil {
-		r.counts, r.pids = map[State]int{}, map[int]bool{}
+		r.counts, r.pids = map[status.State]int{}, map[int]bool{}
 	}
 	prev := r.prev
 	r.prev = cur
@@ -441,14 +442,14 @@ func (r *soakRecorder) add(cur Status) {
 }
 
 // checkStep checks one published change against DESIGN §5.
-func checkStep(prev, cur Status, annotationOnly *sync.Map) error {
+func checkStep(prev, cur status.Status, annotationOnly *sync.Map) error {
 	if cur.State != prev.State || prev.State == "" {
-		if !LegalTransition(prev.State, cur.State) {
+		if !status.LegalTransition(prev.State, cur.State) {
 			return fmt.Errorf("illegal transition %q -> %q", prev.State, cur.State)
 		}
 	} else {
 		switch cur.State {
-		case Running, Restarting, FailedAfterMaxRestarts:
+		case status.Running, status.Restarting, status.FailedAfterMaxRestarts:
 			// Only annotations may change within these states: a new child,
 			// attempt or error needs a transition.
 			if cur.PID != prev.PID || cur.Attempt != prev.Attempt || cur.Attempts != prev.Attempts || cur.LastError != prev.LastError {
@@ -456,19 +457,19 @@ func checkStep(prev, cur Status, annotationOnly *sync.Map) error {
 			}
 		}
 	}
-	if hasChild := cur.State == Starting || cur.State == Running; hasChild != (cur.PID > 0) {
+	if hasChild := cur.State == status.Starting || cur.State == status.Running; hasChild != (cur.PID > 0) {
 		return fmt.Errorf("pid %d in state %s", cur.PID, cur.State)
 	}
 	switch cur.State {
-	case Restarting:
-		if cur.Attempt < 1 || cur.Attempt > cur.MaxTries || cur.LastError == "" {
-			return fmt.Errorf("restarting attempt %d/%d, last_error %q", cur.Attempt, cur.MaxTries, cur.LastError)
+	case status.Restarting:
+		if cur.Attempt < 1 || cur.Attempt > cur.MaxRestarts || cur.LastError == "" {
+			return fmt.Errorf("restarting attempt %d/%d, last_error %q", cur.Attempt, cur.MaxRestarts, cur.LastError)
 		}
-	case FailedAfterMaxRestarts:
+	case status.FailedAfterMaxRestarts:
 		if cur.LastError == "" {
 			return fmt.Errorf("failed without last_error")
 		}
-	case NotSpawning:
+	case status.NotSpawning:
 		if cur.Reason == "" {
 			return fmt.Errorf("not_spawning without a reason")
 		}
@@ -476,7 +477,7 @@ func checkStep(prev, cur Status, annotationOnly *sync.Map) error {
 	// An edit of the annotations only is published in place: same state,
 	// same child (a gate refusal excepted: any edit re-runs the gate).
 	if cur.SettingsError != prev.SettingsError && prev.State != "" {
-		if _, ok := annotationOnly.Load(cur.SettingsError); ok && !(prev.State == NotSpawning && !prev.PortConflict) {
+		if _, ok := annotationOnly.Load(cur.SettingsError); ok && !(prev.State == status.NotSpawning && !prev.PortConflict()) {
 			if cur.State != prev.State || cur.PID != prev.PID {
 				return fmt.Errorf("an annotation-only edit (%q) restarted the child", cur.SettingsError)
 			}
@@ -491,7 +492,7 @@ func (r *soakRecorder) err() error {
 	return r.failure
 }
 
-func (r *soakRecorder) last() Status {
+func (r *soakRecorder) last() status.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.prev

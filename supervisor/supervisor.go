@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"log/slog"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 // Run; every other method is safe from any goroutine and never blocks on the
 // child.
 type Supervisor struct {
-	hub  *hub
+	hub  *status.Hub
 	mail *mailbox
 	log  *slog.Logger
 	cfg  Config // the initial settings; the Run goroutine owns its copy
@@ -47,7 +48,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Supervisor) { s.log = l 
 // New builds a supervisor for cfg. It starts nothing: Run does.
 func New(cfg Config, opts ...Option) *Supervisor {
 	s := &Supervisor{
-		hub:  newHub(Status{State: NotSpawning, Reason: "ocm-tray is starting up", Model: cfg.Model, Since: time.Now()}),
+		hub:  status.NewHub(status.Status{State: status.NotSpawning, Reason: "ocm-tray is starting up", Model: cfg.Model, Since: time.Now()}),
 		mail: newMailbox(),
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
@@ -59,16 +60,13 @@ func New(cfg Config, opts ...Option) *Supervisor {
 	return s
 }
 
-// Status returns the current status.
-func (s *Supervisor) Status() Status { return s.hub.status() }
+// Hub is where the supervisor publishes its status: readers take the
+// current status, subscribe to every change, or ask to be poked on changes.
+func (s *Supervisor) Hub() *status.Hub { return s.hub }
 
 // Subscribe returns every status change from now on, the current status
 // first. A reader that falls more than buffer events behind is cut off.
-func (s *Supervisor) Subscribe(buffer int) *Subscription { return s.hub.subscribe(buffer) }
-
-// Changes returns a channel poked (coalesced) on every change, and a
-// function that releases it. For the tray: read Status() on each poke.
-func (s *Supervisor) Changes() (<-chan struct{}, func()) { return s.hub.changes() }
+func (s *Supervisor) Subscribe(buffer int) *status.Subscription { return s.hub.Subscribe(buffer) }
 
 // Start asks for the child to be started (from stopped or failed).
 func (s *Supervisor) Start() { s.mail.post(message{kind: msgStart}) }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // item waits until the helper exports its StatusNotifierItem.
@@ -26,17 +26,17 @@ func (p *trayProc) item(d *desktoptest.Desktop) *desktoptest.Item {
 }
 
 // iconIs reports whether the item sends state's icon, in one size.
-func iconIs(t *testing.T, it *desktoptest.Item, state supervisor.State) bool {
+func iconIs(t *testing.T, it *desktoptest.Item, state status.State) bool {
 	t.Helper()
 	px := it.IconPixmap()
 	return len(px) == 1 && bytes.Equal(px[0].Pix, desktoptest.ARGB32(t, icons.PNG(state, iconSize)))
 }
 
 var (
-	running = supervisor.Status{State: supervisor.Running, PID: 4242, Model: "qwen2.5-0.5b-instruct-q4_k_m"}
-	failed  = supervisor.Status{State: supervisor.FailedAfterMaxRestarts, Attempts: 3, Model: "qwen2.5-0.5b-instruct-q4_k_m",
+	running = status.Status{State: status.Running, PID: 4242, Model: "qwen2.5-0.5b-instruct-q4_k_m"}
+	failed  = status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3, Model: "qwen2.5-0.5b-instruct-q4_k_m",
 		LastError: "exit status 134 (SIGABRT): gguf_init_from_file_impl: invalid magic characters"}
-	stopped = supervisor.Status{State: supervisor.Stopped}
+	stopped = status.Status{State: status.Stopped}
 )
 
 func TestTrayOnARealPanel(t *testing.T) {
@@ -47,22 +47,22 @@ func TestTrayOnARealPanel(t *testing.T) {
 
 	// Icon and tooltip follow Update.
 	p.update(running)
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, supervisor.Running) }) {
+	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Fatal("IconPixmap never became the running icon")
 	}
 	runningPix := it.IconPixmap()[0].Pix
-	if got, want := it.ToolTip().Title, Tooltip(running); got != want {
+	if got, want := it.ToolTip().Title, status.Tooltip(running); got != want {
 		t.Errorf("tooltip %q, want %q", got, want)
 	}
 	p.update(failed)
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, supervisor.FailedAfterMaxRestarts) }) {
+	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.FailedAfterMaxRestarts) }) {
 		t.Fatal("IconPixmap never became the failed icon")
 	}
 	if bytes.Equal(it.IconPixmap()[0].Pix, runningPix) {
 		t.Error("running and failed send the same pixels")
 	}
-	if !desktoptest.Poll(waitTimeout, func() bool { return it.ToolTip().Title == Tooltip(failed) }) {
-		t.Errorf("tooltip %q, want %q", it.ToolTip().Title, Tooltip(failed))
+	if !desktoptest.Poll(waitTimeout, func() bool { return it.ToolTip().Title == status.Tooltip(failed) }) {
+		t.Errorf("tooltip %q, want %q", it.ToolTip().Title, status.Tooltip(failed))
 	}
 
 	shots := os.Getenv("OCM_TRAY_SCREENSHOTS") // e.g. docs/screenshots
@@ -70,18 +70,18 @@ func TestTrayOnARealPanel(t *testing.T) {
 		shots = t.TempDir()
 	}
 	// The panel shows the icon: the red of the failed icon is on screen.
-	screenshotWith(t, d, filepath.Join(shots, "tray-failed.png"), icons.PNG(supervisor.FailedAfterMaxRestarts, 32))
+	screenshotWith(t, d, filepath.Join(shots, "tray-failed.png"), icons.PNG(status.FailedAfterMaxRestarts, 32))
 
 	// The menu: status line, Stop or Start, Restart, Open settings, Open logs, Quit.
 	labels := it.VisibleLabels
-	wantMenu := func(toggle string, st supervisor.Status) bool {
-		want := []string{MenuTitle(st), toggle, "Restart llama-server", "Open settings", "Open logs", "Quit"}
+	wantMenu := func(toggle string, st status.Status) bool {
+		want := []string{status.MenuTitle(st), toggle, "Restart llama-server", "Open settings", "Open logs", "Quit"}
 		return slices.Equal(labels(), want)
 	}
 	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Start llama-server", failed) }) {
 		t.Fatalf("menu when failed: %q", labels())
 	}
-	if it.Entry(MenuTitle(failed)).Enabled {
+	if it.Entry(status.MenuTitle(failed)).Enabled {
 		t.Error("the status line is enabled")
 	}
 	it.Click("Start llama-server")
@@ -91,7 +91,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Stop llama-server", running) }) {
 		t.Fatalf("menu when running: %q", labels())
 	}
-	screenshotWith(t, d, filepath.Join(shots, "tray-running.png"), icons.PNG(supervisor.Running, 32))
+	screenshotWith(t, d, filepath.Join(shots, "tray-running.png"), icons.PNG(status.Running, 32))
 	it.Click("Stop llama-server")
 	p.expect("action stop")
 	it.Click("Restart llama-server")
@@ -131,7 +131,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 	// The icon comes back after the panel restarts.
 	d.RestartPanel()
 	it.WaitRegistered()
-	if !iconIs(t, it, supervisor.FailedAfterMaxRestarts) {
+	if !iconIs(t, it, status.FailedAfterMaxRestarts) {
 		t.Error("after the panel restart the icon is not the last status's")
 	}
 
@@ -209,7 +209,7 @@ func TestTrayWaitsForAHost(t *testing.T) {
 	}
 	d.StartPanel()
 	it.WaitRegistered()
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, supervisor.Running) }) {
+	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Error("the icon is not the running one once the host appeared")
 	}
 	if countLines(p.log(), "no tray host") != 1 {
@@ -255,7 +255,7 @@ func TestTrayReregistersAfterSystrayWatcherDied(t *testing.T) {
 	p.update(running)
 	d.RestartPanel()
 	it.WaitRegistered()
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, supervisor.Running) }) {
+	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Error("wrong icon after re-registration")
 	}
 	p.send("quit")

@@ -18,7 +18,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // systray keeps global state and runs once per process, so every test that
@@ -48,7 +48,8 @@ func helperMain() int {
 		fmt.Printf(format+"\n", a...)
 	}
 	act := func(name string) func() { return func() { say("action %s", name) } }
-	tr := New(Actions{
+	hub := status.NewHub(status.Status{State: status.NotSpawning, Reason: "starting up"})
+	tr := New(hub, Actions{
 		Start: act("start"), Stop: act("stop"), Restart: act("restart"),
 		OpenSettings: act("settings"), OpenLogs: act("logs"), Quit: act("quit"),
 	}, log)
@@ -83,12 +84,12 @@ func helperMain() int {
 			n := runtime.Stack(buf, true)
 			say("stayRegistered %v", strings.Contains(string(buf[:n]), "systray.stayRegistered"))
 		default:
-			var st supervisor.Status
+			var st status.Status
 			if err := json.Unmarshal([]byte(line), &st); err != nil {
 				fmt.Fprintln(os.Stderr, "bad status:", err)
 				return 3
 			}
-			tr.Update(st)
+			hub.Publish(st, time.Now())
 		}
 		if line == "quit" {
 			break
@@ -99,8 +100,8 @@ func helperMain() int {
 		fmt.Fprintln(os.Stderr, "Run:", err)
 		return 4
 	}
-	for _, s := range supervisor.States { // after Run: must not panic
-		tr.Update(supervisor.Status{State: s})
+	for _, s := range status.States { // after Run: must not panic
+		hub.Publish(status.Status{State: s}, time.Now())
 	}
 	say("exited")
 	return 0
@@ -192,7 +193,7 @@ func (p *trayProc) log() []string {
 	return append([]string(nil), p.stderr...)
 }
 
-func (p *trayProc) update(st supervisor.Status) {
+func (p *trayProc) update(st status.Status) {
 	p.t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -5,8 +5,9 @@
 //
 // Run's goroutine is the UI loop: it is the only one that touches systray
 // after start-up, so icon, tooltip and menu updates and systray.Quit are
-// ordered (systray panics on SetIcon after Quit). Update only stores the
-// latest status and pokes the loop; it never blocks and updates coalesce.
+// ordered (systray panics on SetIcon after Quit). It reads the status from
+// the hub whenever the hub pokes it; pokes coalesce, so the tray only ever
+// shows the latest status and never slows the publisher.
 // A second goroutine does nothing but receive menu clicks (systray drops a
 // click when nobody is waiting on its channel) and call the Actions.
 // systray's own event loop runs on a third.
@@ -28,14 +29,13 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/systray"
 
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // ErrAlreadyRan is returned by Run when systray was already started in this
@@ -49,14 +49,18 @@ type Actions struct {
 	Start, Stop, Restart, OpenSettings, OpenLogs, Quit func()
 }
 
+// Source is where the tray reads the status: *status.Hub.
+type Source interface {
+	Status() status.Status
+	// Changes pokes (coalesced) on every change until release is called.
+	Changes() (pokes <-chan struct{}, release func())
+}
+
 // Tray is the tray icon and its menu. Make one with New; show it with Run.
 type Tray struct {
+	src     Source
 	actions Actions
 	log     *slog.Logger
-
-	mu     sync.Mutex
-	latest supervisor.Status
-	poke   chan struct{} // cap 1: a pending "latest changed"
 
 	// menu items, set in onReady before ready is closed, read after.
 	items menuItems
@@ -69,36 +73,13 @@ type menuItems struct {
 // systrayUsed is set once systray.Run was called in this process.
 var systrayUsed atomic.Bool
 
-// New makes a Tray. It starts nothing. A nil logger discards.
-func New(a Actions, log *slog.Logger) *Tray {
+// New makes a Tray that shows the status of src. It starts nothing. A nil
+// logger discards.
+func New(src Source, a Actions, log *slog.Logger) *Tray {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tray{
-		actions: a,
-		log:     log,
-		latest:  supervisor.Status{State: supervisor.NotSpawning, Reason: "starting up"},
-		poke:    make(chan struct{}, 1),
-	}
-}
-
-// Update makes st the status to show. It never blocks; when updates come
-// faster than the tray shows them, only the latest is shown. Safe from any
-// goroutine, before, during and after Run.
-func (t *Tray) Update(st supervisor.Status) {
-	t.mu.Lock()
-	t.latest = st
-	t.mu.Unlock()
-	select {
-	case t.poke <- struct{}{}:
-	default: // a poke is pending: the loop will read the latest anyway
-	}
-}
-
-func (t *Tray) current() supervisor.Status {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.latest
+	return &Tray{src: src, actions: a, log: log}
 }
 
 // quitWait bounds how long Run waits for systray to take the icon down.
@@ -183,12 +164,12 @@ func (t *Tray) Run(ctx context.Context) (err error) {
 // build adds the menu. It runs as systray's onReady, before the loop
 // starts, so systray is still touched by one goroutine at a time.
 func (t *Tray) build() {
-	st := t.current()
+	st := t.src.Status()
 	systray.SetTitle("ocm-tray")
 	systray.SetIcon(iconFor(st.State))
-	systray.SetTooltip(Tooltip(st))
+	systray.SetTooltip(status.Tooltip(st))
 	m := &t.items
-	m.status = systray.AddMenuItem(MenuTitle(st), "")
+	m.status = systray.AddMenuItem(status.MenuTitle(st), "")
 	m.status.Disable()
 	systray.AddSeparator()
 	m.stop = systray.AddMenuItem("Stop llama-server", "Stop the server; it stays stopped until Start")
@@ -208,8 +189,8 @@ func (t *Tray) build() {
 
 // showStart reports whether the menu offers Start (rather than Stop): when
 // no child runs or is about to.
-func showStart(s supervisor.State) bool {
-	return s == supervisor.Stopped || s == supervisor.FailedAfterMaxRestarts || s == supervisor.NotSpawning
+func showStart(s status.State) bool {
+	return s == status.Stopped || s == status.FailedAfterMaxRestarts || s == status.NotSpawning
 }
 
 // clickLoop is always waiting on every item's channel, so no click is lost.
@@ -251,89 +232,42 @@ func (t *Tray) clickLoop(done <-chan struct{}, exited chan<- struct{}) {
 	}
 }
 
-// shown is what the UI loop last gave systray.
-type shown struct {
-	state        supervisor.State
+// view is the UI loop's state: what it last gave systray, and the timer
+// that refreshes the uptime. Only the loop touches it.
+type view struct {
+	t    *Tray
+	host host
+	dead bool // systray's connection is gone: touch nothing any more
+
+	state        status.State
 	tooltip      string
 	title        string
 	startVisible bool
+
+	tick *time.Timer // the next minute of uptime, or nil
 }
 
-// loop is the UI loop: it applies the latest status, re-applies it when
-// the tray host registers the item, and refreshes the uptime each minute.
+// loop is the UI loop: it shows the latest status on every poke from the
+// hub, shows it again in full when the tray host registers the item, and
+// refreshes the uptime each minute.
 func (t *Tray) loop(ctx context.Context, h host) {
-	cur := shown{state: "", startVisible: showStart(t.current().State)}
+	pokes, release := t.src.Changes()
+	defer release()
+	v := &view{t: t, host: h, startVisible: showStart(t.src.Status().State)}
+	defer v.stopTick()
 	// build showed the status of that moment; show it again in full once
 	// the host has the item (see host.events).
-	dead := false
-	var tick *time.Timer
-	var tickC <-chan time.Time
-	apply := func(force bool) {
-		if dead {
-			return
-		}
-		st := t.current()
-		now := time.Now()
-		if !h.alive() {
-			dead = true
-			t.log.Warn("no tray icon: the D-Bus session bus went away; llama-server is still supervised (use `ocm-tray status`)")
-			return
-		}
-		defer func() {
-			// SetIcon panics when the bus connection is gone; never let that
-			// take the agent down.
-			if r := recover(); r != nil {
-				dead = true
-				t.log.Warn("no tray icon: lost the connection to the tray host", "panic", r)
-			}
-		}()
-		if force || st.State != cur.state {
-			systray.SetIcon(iconFor(st.State))
-			cur.state = st.State
-		}
-		if tip := TooltipAt(st, now); force || tip != cur.tooltip {
-			systray.SetTooltip(tip)
-			cur.tooltip = tip
-		}
-		if title := MenuTitleAt(st, now); force || title != cur.title {
-			t.items.status.SetTitle(title)
-			cur.title = title
-		}
-		if s := showStart(st.State); force || s != cur.startVisible {
-			if s {
-				t.items.stop.Hide()
-				t.items.start.Show()
-			} else {
-				t.items.start.Hide()
-				t.items.stop.Show()
-			}
-			cur.startVisible = s
-		}
-		if tick != nil {
-			tick.Stop()
-			tick, tickC = nil, nil
-		}
-		if next := nextTick(st, now); !next.IsZero() {
-			tick = time.NewTimer(next.Sub(now))
-			tickC = tick.C
-		}
-	}
-	defer func() {
-		if tick != nil {
-			tick.Stop()
-		}
-	}()
-	apply(true)
+	v.apply(true)
 	events := h.events()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.poke:
-			apply(false)
-		case <-tickC:
-			tick, tickC = nil, nil
-			apply(false)
+		case <-pokes:
+			v.apply(false)
+		case <-v.tickC():
+			v.tick = nil
+			v.apply(false)
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -342,14 +276,77 @@ func (t *Tray) loop(ctx context.Context, h host) {
 			if ev == itemRegistered {
 				// The host has the item now; what was set before its
 				// properties were exported may have been lost.
-				apply(true)
+				v.apply(true)
 			}
 		}
 	}
 }
 
+func (v *view) tickC() <-chan time.Time {
+	if v.tick == nil {
+		return nil
+	}
+	return v.tick.C
+}
+
+func (v *view) stopTick() {
+	if v.tick != nil {
+		v.tick.Stop()
+		v.tick = nil
+	}
+}
+
+// apply shows the hub's current status, touching only what changed unless
+// force is set.
+func (v *view) apply(force bool) {
+	if v.dead {
+		return
+	}
+	if !v.host.alive() {
+		v.dead = true
+		v.t.log.Warn("no tray icon: the D-Bus session bus went away; llama-server is still supervised (use `ocm-tray status`)")
+		return
+	}
+	defer func() {
+		// SetIcon panics when the bus connection is gone; never let that
+		// take the agent down.
+		if r := recover(); r != nil {
+			v.dead = true
+			v.t.log.Warn("no tray icon: lost the connection to the tray host", "panic", r)
+		}
+	}()
+	st, now := v.t.src.Status(), time.Now()
+	if force || st.State != v.state {
+		systray.SetIcon(iconFor(st.State))
+		v.state = st.State
+	}
+	if tip := status.TooltipAt(st, now); force || tip != v.tooltip {
+		systray.SetTooltip(tip)
+		v.tooltip = tip
+	}
+	m := &v.t.items
+	if title := status.MenuTitleAt(st, now); force || title != v.title {
+		m.status.SetTitle(title)
+		v.title = title
+	}
+	if s := showStart(st.State); force || s != v.startVisible {
+		if s {
+			m.stop.Hide()
+			m.start.Show()
+		} else {
+			m.start.Hide()
+			m.stop.Show()
+		}
+		v.startVisible = s
+	}
+	v.stopTick()
+	if next := status.NextTick(st, now); !next.IsZero() {
+		v.tick = time.NewTimer(next.Sub(now))
+	}
+}
+
 // iconFor is the icon bytes systray wants on this platform.
-func iconFor(s supervisor.State) []byte {
+func iconFor(s status.State) []byte {
 	if runtime.GOOS == "windows" {
 		return icons.ICO(s)
 	}

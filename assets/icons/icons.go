@@ -20,7 +20,7 @@ import (
 	"embed"
 	"fmt"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 //go:embed png/*.png ico/*.ico app/*.png app/app.ico app/app.svg
@@ -32,7 +32,7 @@ var Sizes = []int{16, 22, 24, 32, 64, 128, 256}
 // PNG returns the icon of a state at a size as PNG bytes. A size that was
 // not drawn gives the next larger one (the largest if size is bigger than
 // all), so the caller scales down, never up. An unknown state gives nil.
-func PNG(state supervisor.State, size int) []byte {
+func PNG(state status.State, size int) []byte {
 	if !known(state) {
 		return nil
 	}
@@ -41,7 +41,7 @@ func PNG(state supervisor.State, size int) []byte {
 
 // ICO returns the icon of a state as a Windows .ico holding 16 to 256 px
 // images, or nil for an unknown state.
-func ICO(state supervisor.State) []byte {
+func ICO(state status.State) []byte {
 	if !known(state) {
 		return nil
 	}
@@ -57,8 +57,8 @@ func AppICO() []byte { return read("app/app.ico") }
 // AppSVG returns the application icon as SVG.
 func AppSVG() []byte { return read("app/app.svg") }
 
-func known(state supervisor.State) bool {
-	for _, s := range supervisor.States {
+func known(state status.State) bool {
+	for _, s := range status.States {
 		if s == state {
 			return true
 		}

@@ -8,7 +8,7 @@ import (
 	"image/png"
 	"testing"
 
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 func decode(t *testing.T, b []byte) image.Image {
@@ -34,7 +34,7 @@ func mask(img image.Image) []bool {
 }
 
 func TestEveryStateAndSizeDecodes(t *testing.T) {
-	for _, st := range supervisor.States {
+	for _, st := range status.States {
 		for _, size := range Sizes {
 			b := PNG(st, size)
 			if b == nil {
@@ -57,7 +57,7 @@ func TestEveryStateAndSizeDecodes(t *testing.T) {
 
 func TestSizeAndStateLookup(t *testing.T) {
 	for _, c := range []struct{ ask, want int }{{1, 16}, {16, 16}, {20, 22}, {48, 64}, {1000, 256}} {
-		if got := decode(t, PNG(supervisor.Running, c.ask)).Bounds().Dx(); got != c.want {
+		if got := decode(t, PNG(status.Running, c.ask)).Bounds().Dx(); got != c.want {
 			t.Errorf("PNG(running, %d) is %d px, want %d", c.ask, got, c.want)
 		}
 	}
@@ -70,15 +70,15 @@ func TestSizeAndStateLookup(t *testing.T) {
 // they differ with colour removed (alpha masks), at every tray size.
 func TestStatesDifferInShape(t *testing.T) {
 	for _, size := range []int{16, 22, 24, 32, 64} {
-		masks := map[supervisor.State][]bool{}
-		raw := map[supervisor.State][]byte{}
-		for _, st := range supervisor.States {
+		masks := map[status.State][]bool{}
+		raw := map[status.State][]byte{}
+		for _, st := range status.States {
 			img := decode(t, PNG(st, size))
 			masks[st] = mask(img)
 			raw[st] = img.(*image.NRGBA).Pix
 		}
-		for i, a := range supervisor.States {
-			for _, b := range supervisor.States[i+1:] {
+		for i, a := range status.States {
+			for _, b := range status.States[i+1:] {
 				if bytes.Equal(raw[a], raw[b]) {
 					t.Errorf("%d px: %s and %s have the same pixels", size, a, b)
 				}
@@ -106,7 +106,7 @@ func TestStatesDifferInShape(t *testing.T) {
 func TestReadsOnLightAndDarkPanels(t *testing.T) {
 	lum := func(r, g, b float64) float64 { return 0.2126*r + 0.7152*g + 0.0722*b }
 	for _, bg := range []float64{255, 240, 60, 30} {
-		for _, st := range supervisor.States {
+		for _, st := range status.States {
 			for _, size := range []int{16, 22, 24, 32} {
 				img := decode(t, PNG(st, size)).(*image.NRGBA)
 				var sum, n float64
@@ -133,7 +133,7 @@ func TestReadsOnLightAndDarkPanels(t *testing.T) {
 }
 
 func TestICOContainer(t *testing.T) {
-	for _, st := range supervisor.States {
+	for _, st := range status.States {
 		b := ICO(st)
 		if len(b) < 6 || binary.LittleEndian.Uint16(b[0:]) != 0 || binary.LittleEndian.Uint16(b[2:]) != 1 {
 			t.Fatalf("%s.ico: bad header", st)

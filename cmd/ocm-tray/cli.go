@@ -9,16 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/agent"
 	"github.com/OpenCircuitDev/ocm-tray/autostart"
 	"github.com/OpenCircuitDev/ocm-tray/control"
 	"github.com/OpenCircuitDev/ocm-tray/settings"
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
-	"github.com/OpenCircuitDev/ocm-tray/tray"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // requestTimeout bounds a status/start/stop/restart exchange; quit waits for
@@ -35,7 +32,7 @@ func dial(stderr io.Writer) (*control.Client, int) {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return nil, exitError
 	}
-	c, err := control.Dial(agent.SocketPath(paths))
+	c, err := control.Dial(paths.Socket())
 	if errors.Is(err, control.ErrNoAgent) {
 		fmt.Fprintln(stderr, "ocm-tray: no agent is running (start it with `ocm-tray`)")
 		return nil, exitNoAgent
@@ -75,12 +72,12 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		// Ctrl-C ends the watch, not the agent.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		err := c.Watch(ctx, func(line []byte, ev supervisor.Event) error {
+		err := c.Watch(ctx, func(line []byte, ev status.Event) error {
 			if *asJSON {
 				_, err := fmt.Fprintf(stdout, "%s\n", line)
 				return err
 			}
-			_, err := fmt.Fprintf(stdout, "%s  %s\n", ev.At.Local().Format(time.DateTime), oneLineStatus(ev.Status))
+			_, err := fmt.Fprintf(stdout, "%s  %s\n", ev.At.Local().Format(time.DateTime), status.OneLine(ev.Status))
 			return err
 		})
 		if err != nil && ctx.Err() == nil {
@@ -100,13 +97,8 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return exitOK
 	}
-	fmt.Fprintln(stdout, tray.Tooltip(st))
+	fmt.Fprintln(stdout, status.Tooltip(st))
 	return exitOK
-}
-
-// oneLineStatus is the tooltip folded onto one line, for the watch stream.
-func oneLineStatus(st supervisor.Status) string {
-	return strings.ReplaceAll(tray.Tooltip(st), "\n", "; ")
 }
 
 func cmdAct(cmd string, args []string, stderr io.Writer) int {

@@ -24,7 +24,7 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // These tests run the real ocm-tray binary WITHOUT --headless on a real
@@ -149,12 +149,12 @@ func pixels(t *testing.T, it *desktoptest.Item) []byte {
 }
 
 // iconIs reports whether the item sends s's 32 px icon.
-func iconIs(t *testing.T, it *desktoptest.Item, s supervisor.State) bool {
+func iconIs(t *testing.T, it *desktoptest.Item, s status.State) bool {
 	t.Helper()
 	return bytes.Equal(pixels(t, it), desktoptest.ARGB32(t, icons.PNG(s, 32)))
 }
 
-func waitIcon(t *testing.T, it *desktoptest.Item, s supervisor.State) {
+func waitIcon(t *testing.T, it *desktoptest.Item, s status.State) {
 	t.Helper()
 	if !desktoptest.Poll(deskWait, func() bool { return iconIs(t, it, s) }) {
 		t.Fatalf("the item's IconPixmap never became the %s icon", s)
@@ -341,7 +341,7 @@ func TestDesktopIconFollowsStatus(t *testing.T) {
 	it := agentItem(t, d, a)
 
 	e.waitState("running")
-	waitIcon(t, it, supervisor.Running)
+	waitIcon(t, it, status.Running)
 	running := pixels(t, it)
 
 	e.crashLoop()
@@ -349,7 +349,7 @@ func TestDesktopIconFollowsStatus(t *testing.T) {
 	if st["attempts"] != float64(1) {
 		t.Fatalf("status %v, want attempts 1", st)
 	}
-	waitIcon(t, it, supervisor.FailedAfterMaxRestarts)
+	waitIcon(t, it, status.FailedAfterMaxRestarts)
 	if bytes.Equal(pixels(t, it), running) {
 		t.Fatal("the running and the failed icon send the same pixels")
 	}
@@ -544,11 +544,11 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	d.RestartPanel()
 	it.WaitRegistered()
 	t.Logf("item registered again %v after the panel restart began", time.Since(restarted))
-	waitIcon(t, it, supervisor.Running)
+	waitIcon(t, it, status.Running)
 	// The item that came back is the live one: its menu still acts.
 	it.Click("Stop llama-server")
 	e.waitState("stopped")
-	waitIcon(t, it, supervisor.Stopped)
+	waitIcon(t, it, status.Stopped)
 
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
@@ -817,7 +817,7 @@ func TestDesktopMeasure(t *testing.T) {
 	a := e.startTrayAgent(bin, d.Env())
 	it := agentItem(t, d, a)
 	e.waitState("running")
-	waitIcon(t, it, supervisor.Running)
+	waitIcon(t, it, status.Running)
 	pid := a.cmd.Process.Pid
 
 	window := 30 * time.Second
@@ -858,10 +858,10 @@ func TestDesktopMeasure(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		e.cli("stop")
 		e.waitState("stopped")
-		waitIcon(t, it, supervisor.Stopped)
+		waitIcon(t, it, status.Stopped)
 		e.cli("start")
 		e.waitState("running")
-		waitIcon(t, it, supervisor.Running)
+		waitIcon(t, it, status.Running)
 		drain()
 	}
 	e.cli("quit")

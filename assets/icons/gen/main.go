@@ -15,7 +15,7 @@ import (
 	"sort"
 )
 
-// States are the supervisor's state names (supervisor.States); gen keeps its
+// States are the supervisor's state names (status.States); gen keeps its
 // own copy so that it builds on its own.
 var states = []string{"not_spawning", "starting", "running", "restarting", "failed_after_max_restarts", "stopped"}
 

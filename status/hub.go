@@ -1,4 +1,4 @@
-package supervisor
+package status
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // ErrSlowSubscriber ends a Subscription whose reader fell more than its
-// buffer behind: the supervisor never waits for a reader.
+// buffer behind: the publisher never waits for a reader.
 var ErrSlowSubscriber = errors.New("subscriber fell too far behind and was disconnected")
 
 // Event is one status change, stamped with the time it was published.
@@ -18,11 +18,11 @@ type Event struct {
 
 // Subscription receives every status change in order through a bounded
 // queue. C is closed when the subscription ends: Err then says why (nil when
-// the supervisor stopped, ErrSlowSubscriber when the reader fell behind).
+// the hub was closed, ErrSlowSubscriber when the reader fell behind).
 type Subscription struct {
 	C <-chan Event
 
-	hub *hub
+	hub *Hub
 	ch  chan Event
 	err error // guarded by hub.mu
 }
@@ -37,28 +37,34 @@ func (s *Subscription) Err() error {
 // Close ends the subscription; C is closed. Safe to call more than once.
 func (s *Subscription) Close() { s.hub.remove(s, nil) }
 
-// hub holds the current status and fans changes out. It is the only state
-// shared between the supervisor goroutine (which publishes) and readers.
-type hub struct {
+// Hub holds the current status and fans changes out: the one piece of
+// state shared between the goroutine that publishes (the supervisor) and
+// everyone who reads (the tray, notifications, the control socket). The
+// publisher never waits for a reader.
+type Hub struct {
 	mu      sync.Mutex
 	cur     Status
 	subs    map[*Subscription]struct{}
 	pokes   map[chan struct{}]struct{}
 	stopped bool // final status published; no more subscriptions
+	cutOff  int  // subscriptions ended for falling behind
 }
 
-func newHub(initial Status) *hub {
-	return &hub{cur: initial, subs: map[*Subscription]struct{}{}, pokes: map[chan struct{}]struct{}{}}
+// NewHub returns a hub whose current status is initial.
+func NewHub(initial Status) *Hub {
+	return &Hub{cur: initial, subs: map[*Subscription]struct{}{}, pokes: map[chan struct{}]struct{}{}}
 }
 
-func (h *hub) status() Status {
+// Status returns the current status.
+func (h *Hub) Status() Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.cur
 }
 
-// publish makes st current and hands it to every reader without blocking.
-func (h *hub) publish(st Status, at time.Time) {
+// Publish makes st current and hands it to every reader without blocking;
+// a subscriber whose queue is full is cut off with ErrSlowSubscriber.
+func (h *Hub) Publish(st Status, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cur = st
@@ -67,6 +73,7 @@ func (h *hub) publish(st Status, at time.Time) {
 		select {
 		case s.ch <- ev:
 		default:
+			h.cutOff++
 			h.removeLocked(s, ErrSlowSubscriber)
 		}
 	}
@@ -78,9 +85,10 @@ func (h *hub) publish(st Status, at time.Time) {
 	}
 }
 
-// subscribe registers a reader whose first event is the current status,
-// stamped with its Since.
-func (h *hub) subscribe(buffer int) *Subscription {
+// Subscribe registers a reader whose first event is the current status,
+// stamped with its Since. A reader that falls more than buffer events
+// behind is cut off.
+func (h *Hub) Subscribe(buffer int) *Subscription {
 	buffer = max(buffer, 1)
 	s := &Subscription{hub: h, ch: make(chan Event, buffer+1)}
 	s.C = s.ch
@@ -99,13 +107,13 @@ func (h *hub) subscribe(buffer int) *Subscription {
 	return s
 }
 
-func (h *hub) remove(s *Subscription, err error) {
+func (h *Hub) remove(s *Subscription, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.removeLocked(s, err)
 }
 
-func (h *hub) removeLocked(s *Subscription, err error) {
+func (h *Hub) removeLocked(s *Subscription, err error) {
 	if _, ok := h.subs[s]; !ok {
 		return
 	}
@@ -114,10 +122,10 @@ func (h *hub) removeLocked(s *Subscription, err error) {
 	close(s.ch)
 }
 
-// changes returns a channel that receives a token whenever the status
+// Changes returns a channel that receives a token whenever the status
 // changes; several changes may collapse into one token (for the tray, where
 // only the latest status matters).
-func (h *hub) changes() (<-chan struct{}, func()) {
+func (h *Hub) Changes() (<-chan struct{}, func()) {
 	p := make(chan struct{}, 1)
 	h.mu.Lock()
 	h.pokes[p] = struct{}{}
@@ -129,12 +137,21 @@ func (h *hub) changes() (<-chan struct{}, func()) {
 	}
 }
 
-// close ends every subscription after the final status was published.
-func (h *hub) close() {
+// Close ends every subscription; call it after the final status was
+// published. Later subscribers get the final status and a closed channel.
+func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
 	for s := range h.subs {
 		h.removeLocked(s, nil)
 	}
+}
+
+// Subscribers reports how many subscriptions are open, and how many were
+// cut off so far for falling behind.
+func (h *Hub) Subscribers() (open, cutOff int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs), h.cutOff
 }

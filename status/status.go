@@ -1,16 +1,17 @@
-package supervisor
+package status
 
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // State names one variant of Status. The strings are the JSON "state" values
-// of DESIGN §5 and are part of the CLI contract: never rename them.
+// of docs/status.md and are part of the CLI contract: never rename them.
 type State string
 
-// The states of DESIGN §5.
+// The states; docs/status.md says when each is entered.
 const (
 	NotSpawning            State = "not_spawning"
 	Starting               State = "starting"
@@ -20,13 +21,15 @@ const (
 	Stopped                State = "stopped"
 )
 
-// States lists every state, in the order DESIGN §5 names them.
+// States lists every state, in the order docs/status.md names them.
 var States = []State{NotSpawning, Starting, Running, Restarting, FailedAfterMaxRestarts, Stopped}
 
 // Status is one snapshot of what the supervisor is doing. Which fields are
-// meaningful depends on State; MarshalJSON writes exactly the fields of
-// DESIGN §5 for each variant, so a zero Attempt is still written for
-// restarting and a PID only where a child exists.
+// meaningful depends on State; MarshalJSON writes exactly the fields of each
+// variant (docs/status.md), so a zero Attempt is still written for
+// restarting and a PID only where a child exists. Every field travels in the
+// JSON: a status read over the control socket is the same object the agent
+// holds, so every text rendered from it (text.go) reads alike on both sides.
 type Status struct {
 	State State
 
@@ -34,22 +37,34 @@ type Status struct {
 	PID       int    // starting, running: the child's pid
 	Attempt   int    // restarting: which restart this is (1-based)
 	Attempts  int    // failed_after_max_restarts: restarts spent
-	MaxTries  int    // restarting: the budget (max_restarts), for "attempt n/N"; not in JSON
 	LastError string // restarting, failed_after_max_restarts
+	// MaxRestarts is the restart budget (the setting max_restarts), the N
+	// of "attempt n/N": on restarting and failed_after_max_restarts. N
+	// restarts allow N+1 tries.
+	MaxRestarts int
 
 	// Optional on every variant.
 	Model         string
 	Since         time.Time // when this state began
 	SettingsError string    // the settings file is invalid; the last good settings are in force
 	Warning       string    // e.g. a non-loopback host
-
-	// PortConflict marks a not_spawning caused by the port check; it decides
-	// whether the "failures" notification level reports it. Not in JSON.
-	PortConflict bool
+	Restarts      int       // restarts this agent made since it started
 }
 
-// HasChild reports whether a child process exists in this state.
-func (s Status) HasChild() bool { return s.PID > 0 }
+// portInUseSuffix ends the not_spawning reason of a port conflict; PortInUse
+// writes it and PortConflict recognises it, so the conflict travels in the
+// JSON as the reason a person reads.
+const portInUseSuffix = " is already in use"
+
+// PortInUse is the not_spawning reason when something else answers on the
+// server's port.
+func PortInUse(port int) string { return fmt.Sprintf("port %d%s", port, portInUseSuffix) }
+
+// PortConflict reports whether s is a not_spawning caused by the port check
+// (the "failures" notification level reports it; a gate refusal it does not).
+func (s Status) PortConflict() bool {
+	return s.State == NotSpawning && strings.HasPrefix(s.Reason, "port ") && strings.HasSuffix(s.Reason, portInUseSuffix)
+}
 
 // Equal reports whether two statuses would serialise alike (ignoring Since),
 // i.e. whether a change from a to b is worth publishing.
@@ -72,15 +87,17 @@ type wireStatus struct {
 	Since         string  `json:"since,omitempty"`
 	SettingsError string  `json:"settings_error,omitempty"`
 	Warning       string  `json:"warning,omitempty"`
+	MaxRestarts   *int    `json:"max_restarts,omitempty"`
+	Restarts      int     `json:"restarts,omitempty"`
 }
 
 // SinceFormat is the layout of "since" and of the watch stream's "at":
 // RFC 3339 with nanoseconds.
 const SinceFormat = time.RFC3339Nano
 
-// MarshalJSON writes the variant's fields of DESIGN §5.
+// MarshalJSON writes the variant's fields (docs/status.md).
 func (s Status) MarshalJSON() ([]byte, error) {
-	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning}
+	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts}
 	if !s.Since.IsZero() {
 		w.Since = s.Since.Format(SinceFormat)
 	}
@@ -92,11 +109,11 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	case NotSpawning:
 		w.Reason = s.Reason
 	case Restarting:
-		a, e := s.Attempt, s.LastError
-		w.Attempt, w.LastError = &a, &e
+		a, e, n := s.Attempt, s.LastError, s.MaxRestarts
+		w.Attempt, w.LastError, w.MaxRestarts = &a, &e, &n
 	case FailedAfterMaxRestarts:
-		a, e := s.Attempts, s.LastError
-		w.Attempts, w.LastError = &a, &e
+		a, e, n := s.Attempts, s.LastError, s.MaxRestarts
+		w.Attempts, w.LastError, w.MaxRestarts = &a, &e, &n
 	}
 	return json.Marshal(w)
 }
@@ -107,7 +124,10 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning}
+	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning, Restarts: w.Restarts}
+	if w.MaxRestarts != nil {
+		s.MaxRestarts = *w.MaxRestarts
+	}
 	if w.PID != nil {
 		s.PID = *w.PID
 	}
@@ -135,7 +155,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// legal holds the transition table of DESIGN §5; every other pair is illegal.
+// legal holds the transition table of docs/status.md; every other pair is illegal.
 // A state "to itself" is listed where the table allows it: Restart from
 // starting/running goes back to starting with a new child, and not_spawning
 // may change its reason. Restarting never repeats itself: the next attempt
@@ -149,7 +169,7 @@ var legal = map[State]map[State]bool{
 	Stopped:                {NotSpawning: true, Starting: true, Stopped: true},
 }
 
-// LegalTransition reports whether DESIGN §5 allows moving from one state to
+// LegalTransition reports whether the transition table allows moving from one state to
 // another. The initial state (from == "") may be not_spawning or starting
 // (the gate runs first) or stopped (shut down before anything began).
 func LegalTransition(from, to State) bool {

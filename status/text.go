@@ -1,12 +1,10 @@
-package tray
+package status
 
 import (
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
 // Length limits. A tooltip may wrap over a few lines; the menu's status line
@@ -19,29 +17,33 @@ const (
 // Tooltip is the tray icon's tooltip for a status: what llama-server is
 // doing, then one line each for the model, the last error or the gate's
 // reason, a settings error and a warning, where present.
-func Tooltip(st supervisor.Status) string { return TooltipAt(st, time.Now()) }
+func Tooltip(st Status) string { return TooltipAt(st, time.Now()) }
 
 // MenuTitle is the menu's disabled first line for a status: the same as the
 // tooltip's first line, followed by the most important detail, on one line.
-func MenuTitle(st supervisor.Status) string { return MenuTitleAt(st, time.Now()) }
+func MenuTitle(st Status) string { return MenuTitleAt(st, time.Now()) }
+
+// OneLine is the tooltip folded onto one line, for a stream of statuses
+// (`ocm-tray status --watch`).
+func OneLine(st Status) string { return strings.ReplaceAll(Tooltip(st), "\n", "; ") }
 
 // TooltipAt is Tooltip with the clock passed in (uptime is now - Since).
-func TooltipAt(st supervisor.Status, now time.Time) string {
+func TooltipAt(st Status, now time.Time) string {
 	lines := []string{headline(st, now)}
 	if st.Model != "" {
 		lines = append(lines, "Model: "+st.Model)
 	}
 	switch st.State {
-	case supervisor.NotSpawning:
+	case NotSpawning:
 		if st.Reason != "" {
 			lines = append(lines, "Why: "+clip(st.Reason, tooltipErrMax))
 		}
-	case supervisor.Restarting, supervisor.FailedAfterMaxRestarts:
+	case Restarting, FailedAfterMaxRestarts:
 		if st.LastError != "" {
 			lines = append(lines, "Last error: "+clip(st.LastError, tooltipErrMax))
 		}
 	}
-	if st.State == supervisor.FailedAfterMaxRestarts {
+	if st.State == FailedAfterMaxRestarts {
 		lines = append(lines, "Choose Start or Restart to try again.")
 	}
 	if st.SettingsError != "" {
@@ -54,13 +56,13 @@ func TooltipAt(st supervisor.Status, now time.Time) string {
 }
 
 // MenuTitleAt is MenuTitle with the clock passed in.
-func MenuTitleAt(st supervisor.Status, now time.Time) string {
+func MenuTitleAt(st Status, now time.Time) string {
 	s := headline(st, now)
 	var detail string
 	switch {
-	case st.State == supervisor.NotSpawning && st.Reason != "":
+	case st.State == NotSpawning && st.Reason != "":
 		detail = st.Reason
-	case (st.State == supervisor.Restarting || st.State == supervisor.FailedAfterMaxRestarts) && st.LastError != "":
+	case (st.State == Restarting || st.State == FailedAfterMaxRestarts) && st.LastError != "":
 		detail = st.LastError
 	case st.SettingsError != "":
 		detail = "settings error: " + st.SettingsError
@@ -76,24 +78,24 @@ func MenuTitleAt(st supervisor.Status, now time.Time) string {
 }
 
 // headline is the status in a few words: state, pid, attempt n/N, uptime.
-func headline(st supervisor.Status, now time.Time) string {
+func headline(st Status, now time.Time) string {
 	var s string
 	switch st.State {
-	case supervisor.NotSpawning:
+	case NotSpawning:
 		s = "llama-server not started"
-	case supervisor.Starting:
+	case Starting:
 		s = "llama-server starting"
-	case supervisor.Running:
+	case Running:
 		s = "llama-server running"
-	case supervisor.Restarting:
-		if st.MaxTries > 0 {
-			s = fmt.Sprintf("llama-server restarting (attempt %d/%d)", st.Attempt, st.MaxTries)
+	case Restarting:
+		if st.MaxRestarts > 0 {
+			s = fmt.Sprintf("llama-server restarting (attempt %d/%d)", st.Attempt, st.MaxRestarts)
 		} else {
 			s = fmt.Sprintf("llama-server restarting (attempt %d)", st.Attempt)
 		}
-	case supervisor.FailedAfterMaxRestarts:
+	case FailedAfterMaxRestarts:
 		s = fmt.Sprintf("llama-server failed after %d %s", st.Attempts, plural(st.Attempts, "restart", "restarts"))
-	case supervisor.Stopped:
+	case Stopped:
 		s = "llama-server stopped"
 	default:
 		s = "llama-server: " + string(st.State)
@@ -102,9 +104,9 @@ func headline(st supervisor.Status, now time.Time) string {
 	if st.PID > 0 {
 		extra = append(extra, fmt.Sprintf("pid %d", st.PID))
 	}
-	if !st.Since.IsZero() && (st.State == supervisor.Running || st.State == supervisor.Starting) {
+	if !st.Since.IsZero() && (st.State == Running || st.State == Starting) {
 		d := now.Sub(st.Since)
-		if st.State == supervisor.Running {
+		if st.State == Running {
 			extra = append(extra, "up "+Duration(d))
 		} else {
 			extra = append(extra, "for "+Duration(d))
@@ -131,10 +133,10 @@ func Duration(d time.Duration) string {
 	}
 }
 
-// nextTick is when the text for st next changes on its own (the uptime's
+// NextTick is when the text for st next changes on its own (the uptime's
 // next minute), or the zero time if it never does.
-func nextTick(st supervisor.Status, now time.Time) time.Time {
-	if st.Since.IsZero() || (st.State != supervisor.Running && st.State != supervisor.Starting) {
+func NextTick(st Status, now time.Time) time.Time {
+	if st.Since.IsZero() || (st.State != Running && st.State != Starting) {
 		return time.Time{}
 	}
 	d := now.Sub(st.Since)

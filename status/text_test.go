@@ -1,0 +1,104 @@
+package status
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTooltipAndMenuTitle(t *testing.T) {
+	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		name    string
+		st      Status
+		tooltip string
+		menu    string
+	}{
+		{"not spawning",
+			Status{State: NotSpawning, Reason: "model file ~/.local/share/ocm/models/x.gguf not found"},
+			"llama-server not started\nWhy: model file ~/.local/share/ocm/models/x.gguf not found",
+			"llama-server not started: model file ~/.local/share/ocm/models/x.gguf not found"},
+		{"starting",
+			Status{State: Starting, PID: 12, Model: "qwen", Since: now.Add(-90 * time.Second)},
+			"llama-server starting (pid 12, for 1m)\nModel: qwen",
+			"llama-server starting (pid 12, for 1m): qwen"},
+		{"running",
+			Status{State: Running, PID: 1234, Model: "qwen", Since: now.Add(-(2*time.Hour + 5*time.Minute + 10*time.Second))},
+			"llama-server running (pid 1234, up 2h 05m)\nModel: qwen",
+			"llama-server running (pid 1234, up 2h 05m): qwen"},
+		{"running, just now, no model",
+			Status{State: Running, PID: 7, Since: now.Add(-time.Second)},
+			"llama-server running (pid 7, up under a minute)",
+			"llama-server running (pid 7, up under a minute)"},
+		{"restarting",
+			Status{State: Restarting, Attempt: 2, MaxRestarts: 3, LastError: "exit status 1: main: couldn't bind HTTP server socket"},
+			"llama-server restarting (attempt 2/3)\nLast error: exit status 1: main: couldn't bind HTTP server socket",
+			"llama-server restarting (attempt 2/3): exit status 1: main: couldn't bind HTTP…"},
+		{"restarting, budget unknown",
+			Status{State: Restarting, Attempt: 1},
+			"llama-server restarting (attempt 1)",
+			"llama-server restarting (attempt 1)"},
+		{"failed",
+			Status{State: FailedAfterMaxRestarts, Attempts: 3, LastError: "signal: aborted\nfailed to load model"},
+			"llama-server failed after 3 restarts\nLast error: signal: aborted\nfailed to load model\nChoose Start or Restart to try again.",
+			"llama-server failed after 3 restarts: signal: aborted / failed to load model"},
+		{"failed, one restart",
+			Status{State: FailedAfterMaxRestarts, Attempts: 1},
+			"llama-server failed after 1 restart\nChoose Start or Restart to try again.",
+			"llama-server failed after 1 restart"},
+		{"stopped with settings error and warning",
+			Status{State: Stopped, SettingsError: "settings.toml:3: ctx_len: must be 0..16777216", Warning: "host 0.0.0.0 is reachable from the network"},
+			"llama-server stopped\nSettings error: settings.toml:3: ctx_len: must be 0..16777216\nWarning: host 0.0.0.0 is reachable from the network",
+			"llama-server stopped: settings error: settings.toml:3: ctx_len: must be 0..1677…"},
+		{"warning only",
+			Status{State: Running, PID: 1, Warning: "non-loopback host"},
+			"llama-server running (pid 1)\nWarning: non-loopback host",
+			"llama-server running (pid 1): warning: non-loopback host"},
+		{"days",
+			Status{State: Running, PID: 1, Since: now.Add(-(50 * time.Hour))},
+			"llama-server running (pid 1, up 2d 2h)",
+			"llama-server running (pid 1, up 2d 2h)"},
+		{"long error is clipped",
+			Status{State: Restarting, Attempt: 1, MaxRestarts: 3, LastError: long},
+			"llama-server restarting (attempt 1/3)\nLast error: " + strings.Repeat("x", tooltipErrMax-1) + "…",
+			"llama-server restarting (attempt 1/3): " + strings.Repeat("x", menuTitleMax-len("llama-server restarting (attempt 1/3): ")-1) + "…"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := TooltipAt(c.st, now); got != c.tooltip {
+				t.Errorf("TooltipAt:\n got %q\nwant %q", got, c.tooltip)
+			}
+			if got := MenuTitleAt(c.st, now); got != c.menu {
+				t.Errorf("MenuTitleAt:\n got %q\nwant %q", got, c.menu)
+			}
+		})
+	}
+}
+
+func TestNextTick(t *testing.T) {
+	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		st   State
+		now  time.Duration
+		want time.Duration // after since; -1 = never
+	}{
+		{Running, 10 * time.Second, time.Minute},
+		{Running, 61 * time.Second, 2 * time.Minute},
+		{Running, 25 * time.Hour, 26 * time.Hour},
+		{Starting, 0, time.Minute},
+		{Stopped, time.Hour, -1},
+	}
+	for _, c := range cases {
+		got := NextTick(Status{State: c.st, Since: since}, since.Add(c.now))
+		if c.want < 0 {
+			if !got.IsZero() {
+				t.Errorf("%s at %v: tick at %v, want none", c.st, c.now, got)
+			}
+			continue
+		}
+		if want := since.Add(c.want); !got.Equal(want) {
+			t.Errorf("%s at %v: tick at %v, want %v", c.st, c.now, got.Sub(since), c.want)
+		}
+	}
+}
