@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io"
 	"log/slog"
 	"os"
@@ -41,7 +42,7 @@ type Options struct {
 
 // Run runs the agent until ctx is done or the user quits. It returns nil
 // after a clean shutdown, and also when another agent is already running
-// (after saying so): a second start is not an error (DESIGN §6).
+// (after saying so): a second start is not an error (docs/supervision.md).
 func Run(ctx context.Context, opts Options) error {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
@@ -122,7 +123,7 @@ func (a *agent) run(parent context.Context) error {
 	}
 	goDo("control server", func() error { return srv.Serve(ctx) })
 
-	notifier := notify.New(notify.Level(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
+	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
 
 	goDo("settings watcher", func() error {
@@ -153,17 +154,17 @@ func (a *agent) run(parent context.Context) error {
 	// (macOS and Windows want UI there), and on a locked goroutine every
 	// wake-up (each health probe) is a hand-off between two threads, which
 	// doubled the idle agent's CPU.
-	runDone := make(chan error, 1)
-	go func() { runDone <- sup.Run(ctx) }()
-	runErr := <-runDone // after the child is reaped
-	srv.Close()         // answers pending `ocm-tray quit`s: the child is gone
+	runDone := make(chan struct{})
+	go func() { sup.Run(ctx); close(runDone) }()
+	<-runDone   // after the child is reaped
+	srv.Close() // answers pending `ocm-tray quit`s: the child is gone
 	cancel()
 	wg.Wait()
 	trayCancel()
 	if trayDone != nil {
 		<-trayDone
 	}
-	return runErr
+	return nil
 }
 
 // load reads the settings file, logs its problems and, when it is valid,
@@ -177,25 +178,45 @@ func (a *agent) load() (settings.Settings, []settings.Problem) {
 	return s, problems
 }
 
-// config turns loaded settings into the supervisor's Config. With errors in
-// the file and no valid settings seen yet (at start): not_spawning with
-// settings_error; after valid ones, the last good settings stay in force with
-// settings_error set (DESIGN §3).
+// choice is which settings the supervisor runs on after a load.
+type choice int
+
+const (
+	useLoaded   choice = iota // the file is valid: it takes effect
+	keepLastGood              // invalid, but valid settings were seen: they stay in force
+	refuseAll                 // invalid and nothing valid seen yet: spawn nothing
+)
+
+// chooseSettings decides what a load means (docs/settings.md): a valid file
+// takes effect; an invalid one keeps the last good settings in force when
+// there are any (a running server is never stopped by a bad edit), and
+// otherwise nothing is spawned. Both invalid cases set settings_error.
+func chooseSettings(loadedValid, haveGood bool) choice {
+	switch {
+	case loadedValid:
+		return useLoaded
+	case haveGood:
+		return keepLastGood
+	}
+	return refuseAll
+}
+
+// config turns loaded settings into the supervisor's Config, as
+// chooseSettings decides.
 func (a *agent) config(s settings.Settings, problems []settings.Problem) supervisor.Config {
-	if settings.HasErrors(problems) {
-		msg := errorText(problems)
-		if !a.haveGood {
-			return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: msg}
-		}
+	switch chooseSettings(!settings.HasErrors(problems), a.haveGood) {
+	case keepLastGood:
 		cfg := a.build(a.lastGood)
-		cfg.SettingsError = msg
+		cfg.SettingsError = errorText(problems)
 		return cfg
+	case refuseAll:
+		return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: errorText(problems)}
 	}
 	return a.build(s)
 }
 
 func (a *agent) build(s settings.Settings) supervisor.Config {
-	cfg := settings.BuildConfig(s, a.paths, a.paths.ConfigFile)
+	cfg := settings.BuildConfig(s, a.paths)
 	cfg.PIDFile = a.paths.PIDFile()
 	return cfg
 }
@@ -207,7 +228,7 @@ func (a *agent) build(s settings.Settings) supervisor.Config {
 func (a *agent) reload(sup *supervisor.Supervisor, n *notify.Notifier) {
 	s, problems := a.load()
 	if !settings.HasErrors(problems) {
-		n.SetLevel(notify.Level(s.Notifications.Level))
+		n.SetLevel(status.NotifyLevel(s.Notifications.Level))
 	}
 	sup.Apply(a.config(s, problems))
 }

@@ -64,7 +64,7 @@ func (b *bench) reading() string {
 				"Starting the `ocm-tray` client binary alone takes %s ms (the CLI row: exec, Go runtime, the package "+
 				"initialisers of everything the one binary links — tray, D-Bus, notifications, TOML — and paging in a "+
 				"13 MB executable). The fake then takes its deliberate 2 ms from SIGTERM to SIGABRT (the real llama-server "+
-				"takes 2–3 ms, FACTS.md), and the kernel needs %s ms (median) to tear the dying process down before anyone "+
+				"takes 2–3 ms, docs/llama-server.md), and the kernel needs %s ms (median) to tear the dying process down before anyone "+
 				"can reap it. With a child that exits at once on SIGTERM the same command takes %s ms to the child's exit, "+
 				"so ocm-tray's own share (socket request → cancel → SIGTERM to the group → reap) is well under a millisecond "+
 				"(an strace of the agent showed ~0.3 ms from reading `{\"cmd\":\"quit\"}` to `kill(-pgid, SIGTERM)`). "+
@@ -159,7 +159,7 @@ func (b *bench) reading() string {
 	}
 	sb.WriteString(`Readiness has no peer figure: neither supervisord nor runit asks the server whether it is ready
 (supervisord's RUNNING means "alive for startsecs", here 0 s). The bench leaves out the real
-llama-server; the fake reproduces its timings from FACTS.md (load window, shutdown by SIGABRT).
+llama-server; the fake reproduces its timings from docs/llama-server.md (load window, shutdown by SIGABRT).
 `)
 	return sb.String()
 }

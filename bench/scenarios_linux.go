@@ -15,7 +15,7 @@ import (
 
 // fakeEnv is the fake child's environment in every scenario: the default
 // 50 ms "Loading model" window and 2 ms SIGTERM-to-abort shutdown, as the
-// real llama-server (FACTS.md).
+// real llama-server (docs/llama-server.md).
 func fakeEnv(ignoreTerm bool) []string {
 	env := []string{"FAKE_LLAMA_LOAD=50ms"}
 	if ignoreTerm {

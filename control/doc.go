@@ -1,5 +1,5 @@
 // Package control is the running agent's control socket and its
-// single-instance lock (DESIGN §2, §6 "at most one agent per user", §9).
+// single-instance lock (docs/architecture.md, "Files" and "Control socket").
 //
 // # Protocol
 //
@@ -11,7 +11,7 @@
 //
 // and reads the reply; one request per connection:
 //
-//   - status: the Status JSON of DESIGN §5, one line; then the server closes.
+//   - status: the Status JSON of docs/status.md, one line; then the server closes.
 //   - start, stop, restart: {"ok":true} once the supervisor has the request.
 //   - quit: {"ok":true}, written by Close, i.e. after the supervisor's Run
 //     returned (the child is reaped) and just before the agent exits.

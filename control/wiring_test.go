@@ -30,9 +30,9 @@ func TestQuitWithRealSupervisor(t *testing.T) {
 	runReturned := make(chan struct{})
 	agentDone := make(chan error, 1)
 	go func() {
-		err := sup.Run(ctx)
+		sup.Run(ctx)
 		close(runReturned)
-		agentDone <- errors.Join(err, srv.Close(), <-serveErr)
+		agentDone <- errors.Join(srv.Close(), <-serveErr)
 	}()
 
 	var states []status.State

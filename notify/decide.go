@@ -2,16 +2,6 @@ package notify
 
 import "github.com/OpenCircuitDev/ocm-tray/status"
 
-// Level is the settings key notifications: how much to tell the user.
-type Level string
-
-// The levels of DESIGN §8.
-const (
-	LevelAll      Level = "all" // every transition (the default)
-	LevelFailures Level = "failures"
-	LevelOff      Level = "off"
-)
-
 // IsFailure reports whether s is one of the statuses the "failures" level
 // reports: restarting, failed_after_max_restarts, or not_spawning because of
 // a port conflict or invalid settings. A plain gate refusal (no backend, no
@@ -68,15 +58,15 @@ func notSpawningCause(s status.Status) cause {
 // not a transition, so it is reported only when it is a failure or carries
 // a settings error. That keeps the placeholder status every agent starts
 // with from greeting the user at each login.
-func ShouldNotify(level Level, prev, next status.Status, afterFailure bool) bool {
-	if level == LevelOff {
+func ShouldNotify(level status.NotifyLevel, prev, next status.Status, afterFailure bool) bool {
+	if level == status.NotifyOff {
 		return false
 	}
 	if prev.State == "" {
 		return IsFailure(next) || next.SettingsError != ""
 	}
 	news := settingsErrorAppeared(prev, next) || failureNews(prev, next, afterFailure)
-	if level == LevelFailures {
+	if level == status.NotifyFailures {
 		return news
 	}
 	return news || prev.State != next.State || newAttempt(prev, next)

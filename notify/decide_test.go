@@ -92,12 +92,12 @@ func TestShouldNotify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, c := range []struct {
-				level Level
+				level status.NotifyLevel
 				want  bool
 			}{
-				{LevelAll, tt.all},
-				{LevelFailures, tt.fails},
-				{LevelOff, false},
+				{status.NotifyAll, tt.all},
+				{status.NotifyFailures, tt.fails},
+				{status.NotifyOff, false},
 				{"", tt.all},     // unset: the default
 				{"loud", tt.all}, // unknown: the default
 			} {
@@ -117,7 +117,7 @@ func TestShouldNotifyAllCoversFailures(t *testing.T) {
 	for _, prev := range statuses {
 		for _, next := range statuses[1:] {
 			for _, af := range []bool{false, true} {
-				if ShouldNotify(LevelFailures, prev, next, af) && !ShouldNotify(LevelAll, prev, next, af) {
+				if ShouldNotify(status.NotifyFailures, prev, next, af) && !ShouldNotify(status.NotifyAll, prev, next, af) {
 					t.Errorf("%+v -> %+v (afterFailure=%v): failures notifies, all does not", prev, next, af)
 				}
 			}
@@ -130,29 +130,29 @@ func TestShouldNotifyAllCoversFailures(t *testing.T) {
 func TestDeciderSequences(t *testing.T) {
 	tests := []struct {
 		name  string
-		level Level
+		level status.NotifyLevel
 		steps []status.Status
 		want  []bool
 	}{
-		{"failures: recovery after port conflict", LevelFailures,
+		{"failures: recovery after port conflict", status.NotifyFailures,
 			[]status.Status{placeholder, portBusy, portBusyReworded, starting, running},
 			[]bool{false, true, false, false, true}},
-		{"failures: recovery after restarts", LevelFailures,
+		{"failures: recovery after restarts", status.NotifyFailures,
 			[]status.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, running},
 			[]bool{false, false, false, true, false, true, false, true}},
-		{"failures: recovery after failed and Start", LevelFailures,
+		{"failures: recovery after failed and Start", status.NotifyFailures,
 			[]status.Status{running, failed, starting, running},
 			[]bool{false, true, false, true}},
-		{"failures: ordinary start is quiet", LevelFailures,
+		{"failures: ordinary start is quiet", status.NotifyFailures,
 			[]status.Status{placeholder, starting, running, stopped, starting, running},
 			[]bool{false, false, false, false, false, false}},
-		{"failures: a recovery is reported once", LevelFailures,
+		{"failures: a recovery is reported once", status.NotifyFailures,
 			[]status.Status{restarting1, starting, running, starting, running},
 			[]bool{true, false, true, false, false}},
-		{"all: every transition", LevelAll,
+		{"all: every transition", status.NotifyAll,
 			[]status.Status{placeholder, starting, running, restarting1, starting, restarting2, starting, failed},
 			[]bool{false, true, true, true, true, true, true, true}},
-		{"off: nothing", LevelOff,
+		{"off: nothing", status.NotifyOff,
 			[]status.Status{placeholder, portBusy, starting, failed, runningBadFile},
 			[]bool{false, false, false, false, false}},
 	}
@@ -160,7 +160,7 @@ func TestDeciderSequences(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var d decider
 			for i, s := range tt.steps {
-				_, got := d.step(tt.level, s, DefaultLogPath)
+				_, got := d.step(tt.level, s, testLogPath)
 				if got != tt.want[i] {
 					t.Errorf("step %d (%s): notify = %v, want %v", i, s.State, got, tt.want[i])
 				}

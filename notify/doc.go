@@ -1,5 +1,5 @@
 // Package notify turns supervisor status changes into desktop notifications
-// (DESIGN §8).
+// (docs/status.md, "Notifications").
 //
 // The decisions are pure functions: ShouldNotify says whether a change is
 // worth a notification at the user's level, Compose says what it reads.
@@ -22,7 +22,7 @@
 // at the first notification and closed when Run returns. The connection
 // godbus shares process-wide (dbus.SessionBus) belongs to the tray: a
 // NotificationClosed signal arriving on it ends systray's re-registration
-// watcher (FACTS.md), so this package never touches it, and beeep, which
+// watcher (docs/desktop.md), so this package never touches it, and beeep, which
 // uses it, is not even linked on Linux. Each notification replaces the
 // previous one (replaces_id) instead of piling up.
 //

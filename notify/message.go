@@ -16,18 +16,14 @@ type Message struct {
 	Critical bool
 }
 
-// DefaultLogPath is where the child's output goes on Linux with the default
-// XDG_STATE_HOME; messages point there unless WithLogPath says otherwise.
-const DefaultLogPath = "~/.local/state/ocm/llama-server.log"
-
 // howToStart is the advice every "it is not running" message ends with.
 const howToStart = "choose Start in the tray menu or run `ocm-tray start`"
 
 // Compose writes the notification for the change from prev to next: what
 // happened and, where the user has to act, what to do.
-func Compose(prev, next status.Status) Message { return compose(prev, next, DefaultLogPath) }
-
-func compose(prev, next status.Status, logPath string) Message {
+// logPath is the server's log file, named where the user should look; empty
+// names the command that prints it.
+func Compose(prev, next status.Status, logPath string) Message {
 	if prev.State != "" && prev.State == next.State && !newAttempt(prev, next) &&
 		notSpawningCause(prev) == notSpawningCause(next) && settingsErrorAppeared(prev, next) {
 		// Only the settings changed: say that, not the state again.
@@ -51,19 +47,15 @@ func settingsAdvice(err string) string {
 func composeState(s status.Status, logPath string) Message {
 	switch s.State {
 	case status.Running:
-		return Message{Summary: "llama-server is running", Body: modelAndPID(s)}
+		return Message{Summary: status.Summary(s), Body: modelAndPID(s)}
 	case status.Starting:
 		return Message{
-			Summary: "llama-server is starting",
+			Summary: status.Summary(s),
 			Body:    joinLines(modelAndPID(s), "Loading the model can take a while."),
 		}
 	case status.Restarting:
-		summary := fmt.Sprintf("llama-server failed; restarting (attempt %d)", s.Attempt)
-		if s.MaxRestarts > 0 {
-			summary = fmt.Sprintf("llama-server failed; restarting (attempt %d of %d)", s.Attempt, s.MaxRestarts)
-		}
 		return Message{
-			Summary: summary,
+			Summary: status.Summary(s),
 			Body:    joinLines(lastError(s), "ocm-tray will start it again shortly."),
 		}
 	case status.FailedAfterMaxRestarts:
@@ -75,8 +67,8 @@ func composeState(s status.Status, logPath string) Message {
 			what = "It failed again after 1 restart."
 		}
 		return Message{
-			Summary:  "llama-server failed; ocm-tray stopped restarting it",
-			Body:     joinLines(what, lastError(s), fmt.Sprintf("Check %s, fix the cause, then %s.", logPath, howToStart)),
+			Summary:  status.Summary(s),
+			Body:     joinLines(what, lastError(s), fmt.Sprintf("Check %s, fix the cause, then %s.", logWhere(logPath), howToStart)),
 			Critical: true,
 		}
 	case status.NotSpawning:
@@ -93,14 +85,22 @@ func composeState(s status.Status, logPath string) Message {
 					"Fix the settings file; run `ocm-tray check` for details."),
 			}
 		}
-		return Message{Summary: "llama-server not started", Body: sentence(s.Reason)}
+		return Message{Summary: status.Summary(s), Body: sentence(s.Reason)}
 	case status.Stopped:
 		return Message{
-			Summary: "llama-server stopped",
+			Summary: status.Summary(s),
 			Body:    "To start it again, " + howToStart + ".",
 		}
 	}
 	return Message{Summary: "llama-server: " + string(s.State)}
+}
+
+// logWhere names the server's log for a message.
+func logWhere(logPath string) string {
+	if logPath == "" {
+		return "the server's log (`ocm-tray logs`)"
+	}
+	return logPath
 }
 
 func modelAndPID(s status.Status) string {

@@ -7,6 +7,9 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
+// testLogPath stands for the server's log the agent passes in.
+const testLogPath = "~/.local/state/ocm/llama-server.log"
+
 func TestCompose(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -19,13 +22,13 @@ func TestCompose(t *testing.T) {
 			[]string{"llama-server", "failed"},
 			[]string{
 				failed.LastError, "after 3 restarts", // what failed
-				"check " + DefaultLogPath, "fix the cause", "Start in the tray menu", "`ocm-tray start`", // what to do
+				"check " + testLogPath, "fix the cause", "Start in the tray menu", "`ocm-tray start`", // what to do
 			}},
 		{"failed with max_restarts 0", running, status.Status{State: status.FailedAfterMaxRestarts, LastError: "exit status 1"}, true,
 			[]string{"failed"},
 			[]string{"exit status 1", "max_restarts = 0", "`ocm-tray start`"}},
 		{"restarting", running, restarting2, false,
-			[]string{"restarting", "attempt 2 of 3"},
+			[]string{"restarting", "attempt 2/3"},
 			[]string{"Last error: signal: aborted."}},
 		{"running", starting, running, false,
 			[]string{"running"},
@@ -54,7 +57,7 @@ func TestCompose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := Compose(tt.prev, tt.next)
+			m := Compose(tt.prev, tt.next, testLogPath)
 			if m.Critical != tt.critical {
 				t.Errorf("Critical = %v, want %v", m.Critical, tt.critical)
 			}
@@ -77,15 +80,22 @@ func TestCompose(t *testing.T) {
 func TestComposeCriticalOnlyForFailed(t *testing.T) {
 	for _, s := range []status.Status{placeholder, gateRefused, portBusy, badSettings, starting,
 		running, restarting1, restarting2, failed, stopped, runningBadFile} {
-		if got, want := Compose(status.Status{}, s).Critical, s.State == status.FailedAfterMaxRestarts; got != want {
+		if got, want := Compose(status.Status{}, s, testLogPath).Critical, s.State == status.FailedAfterMaxRestarts; got != want {
 			t.Errorf("%s: Critical = %v, want %v", s.State, got, want)
 		}
 	}
 }
 
 func TestComposeLogPath(t *testing.T) {
-	m := compose(starting, failed, `C:\Users\me\AppData\Local\ocm\llama-server.log`)
+	m := Compose(starting, failed, `C:\Users\me\AppData\Local\ocm\llama-server.log`)
 	if !strings.Contains(m.Body, `C:\Users\me\AppData\Local\ocm\llama-server.log`) {
 		t.Errorf("Body %q does not name the log path given", m.Body)
+	}
+}
+
+func TestComposeWithoutLogPathNamesTheCommand(t *testing.T) {
+	m := Compose(status.Status{}, status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3, MaxRestarts: 3, LastError: "x"}, "")
+	if !strings.Contains(m.Body, "`ocm-tray logs`") {
+		t.Fatalf("body %q does not name `ocm-tray logs`", m.Body)
 	}
 }

@@ -21,7 +21,7 @@ const DefaultSendTimeout = 2 * time.Second
 // from any goroutine.
 type Notifier struct {
 	mu    sync.Mutex
-	level Level
+	level status.NotifyLevel
 
 	log     *slog.Logger
 	timeout time.Duration
@@ -67,12 +67,13 @@ func WithSendTimeout(d time.Duration) Option {
 func WithIcon(icon string) Option { return func(n *Notifier) { n.cfg.icon = icon } }
 
 // WithLogPath sets the log file that failure messages point the user to
-// (default DefaultLogPath). main passes the real one.
+// (default: the message names the command that prints it). The agent passes
+// the real one.
 func WithLogPath(path string) Option { return func(n *Notifier) { n.logPath = path } }
 
 // New builds a Notifier at level. log may be nil (discard). It starts
 // nothing and opens nothing: Run does.
-func New(level Level, log *slog.Logger, opts ...Option) *Notifier {
+func New(level status.NotifyLevel, log *slog.Logger, opts ...Option) *Notifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -80,7 +81,6 @@ func New(level Level, log *slog.Logger, opts ...Option) *Notifier {
 		level:   level,
 		log:     log,
 		timeout: DefaultSendTimeout,
-		logPath: DefaultLogPath,
 		cfg:     backendConfig{icon: defaultIcon},
 	}
 	for _, o := range opts {
@@ -91,13 +91,13 @@ func New(level Level, log *slog.Logger, opts ...Option) *Notifier {
 }
 
 // SetLevel changes the level from the next event on (a settings reload).
-func (n *Notifier) SetLevel(l Level) {
+func (n *Notifier) SetLevel(l status.NotifyLevel) {
 	n.mu.Lock()
 	n.level = l
 	n.mu.Unlock()
 }
 
-func (n *Notifier) currentLevel() Level {
+func (n *Notifier) currentLevel() status.NotifyLevel {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.level
@@ -149,11 +149,11 @@ type decider struct {
 }
 
 // step decides on next and remembers it.
-func (d *decider) step(level Level, next status.Status, logPath string) (Message, bool) {
+func (d *decider) step(level status.NotifyLevel, next status.Status, logPath string) (Message, bool) {
 	var m Message
 	ok := ShouldNotify(level, d.prev, next, d.afterFailure)
 	if ok {
-		m = compose(d.prev, next, logPath)
+		m = Compose(d.prev, next, logPath)
 	}
 	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != status.Running
 	d.prev = next
@@ -215,7 +215,7 @@ func (n *Notifier) sendLoop(ctx context.Context, q *queue, b backend) {
 // DefaultSendTimeout, and reports whether it was shown. A second agent uses
 // it to say "already running" before it exits.
 func Once(ctx context.Context, m Message, opts ...Option) error {
-	n := New(LevelAll, nil, opts...)
+	n := New(status.NotifyAll, nil, opts...)
 	b := newBackend(n.cfg)
 	defer b.close()
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)

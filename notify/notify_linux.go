@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/OpenCircuitDev/ocm-tray/internal/sessionbus"
 	"slices"
 	"strings"
 
@@ -33,7 +32,7 @@ const (
 // dbusBackend talks to org.freedesktop.Notifications over a private
 // connection of its own. Never dbus.SessionBus(): that connection is
 // systray's, and a NotificationClosed signal delivered on it ends systray's
-// re-registration watcher (FACTS.md). We add no match rules, so no signal
+// re-registration watcher (docs/desktop.md). We add no match rules, so no signal
 // reaches this connection at all.
 type dbusBackend struct {
 	cfg  backendConfig
@@ -97,10 +96,10 @@ func (b *dbusBackend) connect(ctx context.Context) (*dbus.Conn, error) {
 	b.close()
 	addr := b.cfg.busAddress
 	if addr == "" {
-		addr = sessionBusAddress()
-	}
-	if addr == "" {
-		return nil, fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is not set", errNoSessionBus)
+		var err error
+		if addr, err = sessionbus.Address(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errNoSessionBus, err)
+		}
 	}
 	conn, err := dbus.Dial(addr)
 	if err != nil {
@@ -128,25 +127,6 @@ func (b *dbusBackend) close() {
 		b.conn = nil
 	}
 	b.capsAsked = false
-}
-
-// sessionBusAddress finds the session bus the way godbus does, minus its
-// last resort: with neither variable nor socket, godbus runs dbus-launch,
-// which starts a private bus nobody else uses and leaves it running
-// (FACTS.md). No bus is the better answer.
-func sessionBusAddress() string {
-	if addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
-		return addr
-	}
-	dir := os.Getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
-	}
-	sock := filepath.Join(dir, "bus")
-	if fi, err := os.Stat(sock); err == nil && fi.Mode().Type() == os.ModeSocket {
-		return "unix:path=" + dbus.EscapeBusAddressValue(sock)
-	}
-	return ""
 }
 
 // escapeMarkup keeps a server that parses body markup from mangling text

@@ -298,7 +298,7 @@ func TestNotifyOverDBus(t *testing.T) {
 	srv := startFakeServer(t, addr, []string{"body"}, nil)
 	base := runtime.NumGoroutine()
 
-	n := New(LevelAll, nil, WithBusAddress(addr))
+	n := New(status.NotifyAll, nil, WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
@@ -347,7 +347,7 @@ func TestNotifyEscapesForMarkupServers(t *testing.T) {
 	addr, _ := startBus(t, shortTempDir(t))
 	srv := startFakeServer(t, addr, []string{"body", "body-markup"}, nil)
 
-	n := New(LevelFailures, nil, WithBusAddress(addr))
+	n := New(status.NotifyFailures, nil, WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	bad := failed
@@ -368,7 +368,7 @@ func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
 	srv := startFakeServer(t, addr, nil, gate)
 	base := runtime.NumGoroutine()
 
-	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Minute))
+	n := New(status.NotifyAll, nil, WithBusAddress(addr), WithSendTimeout(time.Minute))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
@@ -389,8 +389,8 @@ func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
 		urgency byte
 	}{
 		{"starting", 1},                 // the one in flight
-		{"stopped restarting", 2},       // the critical one survives the burst
-		{"llama-server is starting", 1}, // then only the newest
+		{"failed after 3 restarts", 2},       // the critical one survives the burst
+		{"llama-server starting", 1}, // then only the newest
 	}
 	for _, w := range want {
 		c := srv.next(t)
@@ -413,7 +413,7 @@ func TestNotifyHungServer(t *testing.T) {
 
 	// A send timeout far beyond the test's patience: only not waiting for
 	// the server can pass.
-	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(time.Hour))
+	n := New(status.NotifyAll, nil, WithBusAddress(addr), WithSendTimeout(time.Hour))
 	events := make(chan status.Event)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -442,7 +442,7 @@ func TestNotifyHungServerEventsClosed(t *testing.T) {
 	msgs := startHungServer(t, addr)
 	base := runtime.NumGoroutine()
 
-	n := New(LevelAll, nil, WithBusAddress(addr), WithSendTimeout(100*time.Millisecond))
+	n := New(status.NotifyAll, nil, WithBusAddress(addr), WithSendTimeout(100*time.Millisecond))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	send(t, events, time.After(waitLimit), placeholder, starting)
@@ -459,7 +459,7 @@ func TestNotifyNoBus(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	logs := make(logRecords, 10)
-	n := New(LevelAll, slog.New(logs), WithBusAddress(dead))
+	n := New(status.NotifyAll, slog.New(logs), WithBusAddress(dead))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
@@ -487,7 +487,7 @@ func TestNotifyDeadSessionBusFromEnvironment(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(shortTempDir(t), "dead"))
 	base := runtime.NumGoroutine()
 
-	n := New(LevelAll, nil)
+	n := New(status.NotifyAll, nil)
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	burst := make([]status.Status, 1000)
@@ -509,7 +509,7 @@ func TestNotifyReconnects(t *testing.T) {
 	srv := startFakeServer(t, addr, nil, nil)
 
 	logs := make(logRecords, 10)
-	n := New(LevelAll, slog.New(logs), WithBusAddress(addr))
+	n := New(status.NotifyAll, slog.New(logs), WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
@@ -543,13 +543,13 @@ func TestNotifySetLevel(t *testing.T) {
 	addr, _ := startBus(t, shortTempDir(t))
 	srv := startFakeServer(t, addr, nil, nil)
 
-	n := New(LevelOff, nil, WithBusAddress(addr))
+	n := New(status.NotifyOff, nil, WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
 	deadline := time.After(waitLimit)
 
 	send(t, events, deadline, placeholder, starting, running, restarting1, starting)
-	n.SetLevel(LevelFailures)
+	n.SetLevel(status.NotifyFailures)
 	// The history was kept while off: this running is a recovery.
 	send(t, events, deadline, running)
 	if c := srv.next(t); !strings.Contains(c.Summary, "running") {

@@ -1,6 +1,6 @@
 package settings
 
-// Check validates the settings file for `ocm-tray check` (DESIGN §9): one
+// Check validates the settings file for `ocm-tray check` (docs/cli.md): one
 // line per problem, errors and warnings alike, in the Problem format, then
 // the gate's decision as "gate: spawn" or "gate: refuse: <reason>". valid is
 // false exactly when there is an error problem; the gate refusing is not an

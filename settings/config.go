@@ -21,8 +21,8 @@ func decide(s Settings, modelsDir string, fsys FS) Decision {
 }
 
 // BuildConfig turns validated settings into the supervisor's plain Config
-// (DESIGN §6). file names the settings file in gate reasons (s.File when
-// empty). The child is run as
+// (docs/supervision.md). Gate reasons name the file the settings came from
+// (s.File, set by Load), else p.ConfigFile. The child is run as
 //
 //	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> <llama_server_args...>
 //
@@ -30,9 +30,9 @@ func decide(s Settings, modelsDir string, fsys FS) Decision {
 // LLAMA_ARG_* variables the user has set. When the gate refuses, Command is
 // nil and Refusal says why; Recheck re-runs the gate before every respawn,
 // since the model file or the binary may have gone meanwhile.
-func BuildConfig(s Settings, p Paths, file string) supervisor.Config {
-	if file != "" {
-		s.File = file
+func BuildConfig(s Settings, p Paths) supervisor.Config {
+	if s.File == "" {
+		s.File = p.ConfigFile
 	}
 	cfg := supervisor.Config{
 		Policy: s.Supervisor.Policy(),
@@ -43,7 +43,7 @@ func BuildConfig(s Settings, p Paths, file string) supervisor.Config {
 	}
 	host, port, err := Endpoint(s)
 	if err == nil {
-		cfg.Host, cfg.Port, cfg.ProbeHost = host, port, ProbeHost(host)
+		cfg.Port, cfg.ProbeHost = port, ProbeHost(host)
 		if s.Backend == BackendLlamaCpp && !IsLoopback(host) {
 			cfg.Warning = nonLoopbackWarning(host)
 		}

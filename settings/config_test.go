@@ -41,14 +41,13 @@ func TestBuildConfig(t *testing.T) {
 	s.Supervisor.MaxRestarts = 7
 	s.Supervisor.StartupTimeout = Duration(time.Hour)
 
-	cfg := BuildConfig(s, paths, paths.ConfigFile)
+	cfg := BuildConfig(s, paths)
 	wantPolicy := supervisor.DefaultPolicy()
 	wantPolicy.MaxRestarts = 7
 	wantPolicy.StartupTimeout = time.Hour
 	want := supervisor.Config{
 		Command: &supervisor.Command{Path: bin, Args: []string{
 			"-m", model, "--host", "0.0.0.0", "--port", "9000", "-c", "0", "--threads", "4"}},
-		Host:      "0.0.0.0",
 		Port:      9000,
 		ProbeHost: "127.0.0.1",
 		Policy:    wantPolicy,
@@ -77,24 +76,24 @@ func TestBuildConfig(t *testing.T) {
 	}
 
 	// Now the gate refuses from the start: no Command, a Refusal.
-	cfg = BuildConfig(s, paths, "")
+	cfg = BuildConfig(s, paths)
 	if cfg.Command != nil || cfg.Refusal != "model file ~/models/m.gguf not found" || cfg.Port != 9000 {
 		t.Fatalf("refused config = %+v", cfg)
 	}
 
-	// The file named in reasons: the argument, else Settings.File.
+	// The file named in reasons: Settings.File, else the paths' ConfigFile.
 	s.LlamaServerBinary = ""
-	if cfg = BuildConfig(s, paths, paths.ConfigFile); cfg.Refusal != "llama_server_binary is not set in ~/settings.toml: set it to the path of llama-server" {
+	if cfg = BuildConfig(s, paths); cfg.Refusal != "llama_server_binary is not set in ~/settings.toml: set it to the path of llama-server" {
 		t.Fatalf("Refusal = %q", cfg.Refusal)
 	}
 	s.File = "/etc/other.toml"
-	if cfg = BuildConfig(s, paths, ""); cfg.Refusal != "llama_server_binary is not set in /etc/other.toml: set it to the path of llama-server" {
+	if cfg = BuildConfig(s, paths); cfg.Refusal != "llama_server_binary is not set in /etc/other.toml: set it to the path of llama-server" {
 		t.Fatalf("Refusal = %q", cfg.Refusal)
 	}
 
 	// Defaults: nothing to spawn, loopback, no warning.
-	cfg = BuildConfig(Defaults(), Paths{ModelsDir: models}, "")
-	if cfg.Command != nil || cfg.Refusal == "" || cfg.Warning != "" || cfg.Host != "127.0.0.1" || cfg.ProbeHost != "127.0.0.1" ||
+	cfg = BuildConfig(Defaults(), Paths{ModelsDir: models})
+	if cfg.Command != nil || cfg.Refusal == "" || cfg.Warning != "" || cfg.ProbeHost != "127.0.0.1" ||
 		cfg.Port != 8080 || cfg.LogPath != "" || cfg.Policy != supervisor.DefaultPolicy() {
 		t.Fatalf("default config = %+v", cfg)
 	}

@@ -1,5 +1,5 @@
 // Package settings turns the user's settings.toml into the plain
-// supervisor.Config the supervisor runs on (DESIGN §2–§4).
+// supervisor.Config the supervisor runs on (docs/settings.md).
 //
 // It owns four things and nothing else:
 //

@@ -44,7 +44,7 @@ func ModelsDir(s Settings, defaultDir string) string {
 	return defaultDir
 }
 
-// Gate decides whether llama-server may be spawned (DESIGN §4, the seed's
+// Gate decides whether llama-server may be spawned (docs/settings.md, "Spawn-gate", the seed's
 // should_spawn_llama_supervisor): backend is llamacpp, llama_server_binary
 // names an executable file, model_id is set and models_dir/<model_id>.gguf
 // exists. It refuses rather than spawn a server that cannot start, since

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io"
 	"io/fs"
 	"math"
@@ -83,7 +84,7 @@ func errText(err error) string {
 
 // Parse validates a settings document. file names it in the problems.
 //
-// Reporting follows DESIGN §3: a syntax or type error stops there and is the
+// Reporting follows docs/settings.md: a syntax or type error stops there and is the
 // only error reported (with its line and key), because what follows it
 // cannot be trusted; otherwise every semantic error is reported, each with
 // its key, its line and a fix. Unknown keys are tolerated, for files written
@@ -363,7 +364,7 @@ func (c *checker) intInto(key string, v any, dst *int) {
 	}
 }
 
-// intRanges are the integer limits of DESIGN §3.
+// intRanges are the integer limits of docs/settings.md.
 var intRanges = map[string]struct {
 	lo, hi int64
 	fix    string
@@ -427,7 +428,7 @@ func (c *checker) duration(key string, v any, dst *Duration) {
 	}
 }
 
-// validate runs the semantic rules of DESIGN §3 on decoded settings.
+// validate runs the semantic rules of docs/settings.md on decoded settings.
 func (c *checker) validate(s *Settings) {
 	if !s.Backend.Valid() {
 		c.errorf("backend", `use one of "auto", "ollama", "llamacpp"`, "%q is not a backend", string(s.Backend))
@@ -478,7 +479,7 @@ func (c *checker) validate(s *Settings) {
 		}
 	}
 	c.validateSupervisor(s.Supervisor)
-	if !slices.Contains(NotifyLevels, s.Notifications.Level) {
+	if !slices.Contains(status.NotifyLevels, status.NotifyLevel(s.Notifications.Level)) {
 		c.errorf("notifications.level", `use "all", "failures" or "off"`, "%q is not a notification level", s.Notifications.Level)
 	}
 }

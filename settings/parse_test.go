@@ -49,7 +49,7 @@ func dump(ps []Problem) string {
 
 const llama = "backend = \"llamacpp\"\nmodel_id = \"m\"\n" // lines 1-2
 
-// TestRules covers every rule of DESIGN §3, each in isolation, plus the
+// TestRules covers every rule of docs/settings.md, each in isolation, plus the
 // reporting rules.
 func TestRules(t *testing.T) {
 	for _, tc := range []struct {

@@ -43,7 +43,7 @@ func (p Problem) String() string {
 func (p Problem) Error() string { return p.String() }
 
 // HasErrors reports whether any problem is an error rather than a warning:
-// a file with errors is not used (DESIGN §3: not_spawning plus
+// a file with errors is not used (docs/settings.md: not_spawning plus
 // settings_error at start, the last good settings on reload).
 func HasErrors(problems []Problem) bool {
 	for _, p := range problems {

@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 	"strings"
 	"time"
 
@@ -38,16 +39,6 @@ func (b Backend) Valid() bool {
 	return false
 }
 
-// Notification levels of [notifications] level (DESIGN §8).
-const (
-	NotifyAll      = "all"
-	NotifyFailures = "failures"
-	NotifyOff      = "off"
-)
-
-// NotifyLevels lists the valid notification levels.
-var NotifyLevels = []string{NotifyAll, NotifyFailures, NotifyOff}
-
 // DefaultBaseURL is where llama-server listens unless inference_base_url says
 // otherwise; it is also llama-server's own default host and port.
 const DefaultBaseURL = "http://127.0.0.1:8080"
@@ -55,15 +46,20 @@ const DefaultBaseURL = "http://127.0.0.1:8080"
 // DefaultCtxLen is passed as -c when ctx_len is not set (the seed's constant).
 const DefaultCtxLen = 4096
 
-// Limits of DESIGN §3.
+// Limits of docs/settings.md.
 const (
 	MaxCtxLen      = 16777216 // 16 Mi tokens: far beyond any model, small enough to be a typo guard
 	MaxMaxRestarts = 100
 	MaxDuration    = 24 * time.Hour
 )
 
-// Settings is the content of settings.toml. The top-level keys are the
-// seed's, unchanged, so a file written for the seed's daemon loads as it is.
+// Settings is the content of settings.toml. The top-level keys are those of
+// the earlier Rust/Tauri daemon, unchanged, so its files load as they are.
+//
+// Loading does not use the toml tags: parse.go reads each key by name (it
+// must report every problem with its line, which decoding into tags cannot),
+// so a new key needs its case there and in its rules. The tags serve the
+// tests, which write settings out as TOML and read them back.
 type Settings struct {
 	Backend           Backend  `toml:"backend"`
 	ModelID           string   `toml:"model_id,omitempty"`
@@ -126,7 +122,7 @@ func supervisorSettingsFrom(p supervisor.Policy) SupervisorSettings {
 	}
 }
 
-// Defaults returns the settings of a missing or empty file (DESIGN §3).
+// Defaults returns the settings of a missing or empty file (docs/settings.md).
 // Backend auto means nothing is spawned until the user opts in.
 func Defaults() Settings {
 	return Settings{
@@ -134,7 +130,7 @@ func Defaults() Settings {
 		InferenceBaseURL: DefaultBaseURL,
 		CtxLen:           DefaultCtxLen,
 		Supervisor:       supervisorSettingsFrom(supervisor.DefaultPolicy()),
-		Notifications:    NotificationSettings{Level: NotifyAll},
+		Notifications:    NotificationSettings{Level: string(status.NotifyAll)},
 	}
 }
 

@@ -77,29 +77,33 @@ func MenuTitleAt(st Status, now time.Time) string {
 	return clip(s, menuTitleMax)
 }
 
-// headline is the status in a few words: state, pid, attempt n/N, uptime.
-func headline(st Status, now time.Time) string {
-	var s string
+// Summary is the status in a few words, the same everywhere a person
+// reads it: "llama-server running", "llama-server restarting (attempt 2/3)".
+// Notifications use it as their title; Headline adds pid and uptime.
+func Summary(st Status) string {
 	switch st.State {
 	case NotSpawning:
-		s = "llama-server not started"
+		return "llama-server not started"
 	case Starting:
-		s = "llama-server starting"
+		return "llama-server starting"
 	case Running:
-		s = "llama-server running"
+		return "llama-server running"
 	case Restarting:
 		if st.MaxRestarts > 0 {
-			s = fmt.Sprintf("llama-server restarting (attempt %d/%d)", st.Attempt, st.MaxRestarts)
-		} else {
-			s = fmt.Sprintf("llama-server restarting (attempt %d)", st.Attempt)
+			return fmt.Sprintf("llama-server restarting (attempt %d/%d)", st.Attempt, st.MaxRestarts)
 		}
+		return fmt.Sprintf("llama-server restarting (attempt %d)", st.Attempt)
 	case FailedAfterMaxRestarts:
-		s = fmt.Sprintf("llama-server failed after %d %s", st.Attempts, plural(st.Attempts, "restart", "restarts"))
+		return fmt.Sprintf("llama-server failed after %d %s", st.Attempts, plural(st.Attempts, "restart", "restarts"))
 	case Stopped:
-		s = "llama-server stopped"
-	default:
-		s = "llama-server: " + string(st.State)
+		return "llama-server stopped"
 	}
+	return "llama-server: " + string(st.State)
+}
+
+// headline is Summary plus pid and uptime.
+func headline(st Status, now time.Time) string {
+	s := Summary(st)
 	var extra []string
 	if st.PID > 0 {
 		extra = append(extra, fmt.Sprintf("pid %d", st.PID))

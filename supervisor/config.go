@@ -28,9 +28,8 @@ type Config struct {
 	Command *Command
 	Refusal string
 
-	// Host and Port are where the child listens. ProbeHost is where probes
-	// and the port check connect (loopback for a bind-all host).
-	Host      string
+	// Port is where the child listens. ProbeHost is where probes and the
+	// port check connect (loopback for a bind-all host).
 	Port      int
 	ProbeHost string
 
@@ -56,7 +55,7 @@ type Config struct {
 }
 
 // childEqual reports whether switching from c to o would leave the child's
-// argv, environment and policy as they were (DESIGN §6: then it is not
+// argv, environment and policy as they were (docs/supervision.md: then it is not
 // restarted).
 func (c Config) childEqual(o Config) bool {
 	return c.Command.Equal(o.Command) && c.Refusal == o.Refusal &&

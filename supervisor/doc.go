@@ -1,5 +1,5 @@
 // Package supervisor keeps one llama-server child alive: health-gated start,
-// liveness probes, exponential backoff and a restart budget (DESIGN §5–§6).
+// liveness probes, exponential backoff and a restart budget (docs/supervision.md).
 //
 // It imports only the standard library (and golang.org/x/sys): it takes a
 // plain Config and publishes Status changes; it knows nothing of TOML, the

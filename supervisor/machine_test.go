@@ -333,7 +333,7 @@ func TestSpawnErrorIsNotSpawning(t *testing.T) {
 	})
 }
 
-// Stop, Start and Restart from every state land where DESIGN §5 says.
+// Stop, Start and Restart from every state land where docs/status.md says.
 func TestControlsFromEveryState(t *testing.T) {
 	type setup func(h *harness, w *world)
 	states := map[status.State]setup{

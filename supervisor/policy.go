@@ -2,7 +2,7 @@ package supervisor
 
 import "time"
 
-// Policy is the restart policy and the timings of DESIGN §3 [supervisor].
+// Policy is the restart policy and the timings of docs/settings.md [supervisor].
 type Policy struct {
 	MaxRestarts         int           // restarts allowed before failed_after_max_restarts; 0 = never restart
 	InitialBackoff      time.Duration // wait before restart 1
@@ -14,7 +14,7 @@ type Policy struct {
 	StopTimeout         time.Duration // SIGTERM to SIGKILL
 }
 
-// DefaultPolicy returns the defaults of DESIGN §3, the seed's values plus the
+// DefaultPolicy returns the defaults of docs/settings.md, the seed's values plus the
 // start-up and stop timeouts.
 func DefaultPolicy() Policy {
 	return Policy{

@@ -54,7 +54,7 @@ func realConfig(t *testing.T, knobs ...string) Config {
 			Args: []string{"-m", model, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-c", "4096"},
 			Env:  append(env, knobs...),
 		},
-		Host: "127.0.0.1", ProbeHost: "127.0.0.1", Port: port,
+		ProbeHost: "127.0.0.1", Port: port,
 		Policy:  p,
 		LogPath: filepath.Join(dir, "llama-server.log"),
 		PIDFile: filepath.Join(dir, "llama-server.pid"),
@@ -70,7 +70,7 @@ func realRun(t *testing.T, cfg Config) (*Supervisor, *status.Subscription, func(
 	sub := sup.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sup.Run(ctx) }()
+	go func() { sup.Run(ctx); done <- nil }()
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -282,8 +282,8 @@ func agentHelper() int {
 	self, _ := os.Executable()
 	env := append(os.Environ(), fakellama.HelperEnv+"=1", agentHelperEnv+"=0", "FAKE_LLAMA_PIDFILE="+os.Getenv("AGENT_CHILD_PIDFILE"))
 	cfg := Config{
-		Command: &Command{Path: self, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env},
-		Host:    "127.0.0.1", ProbeHost: "127.0.0.1", Port: port, Policy: DefaultPolicy(),
+		Command:   &Command{Path: self, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env},
+		ProbeHost: "127.0.0.1", Port: port, Policy: DefaultPolicy(),
 	}
 	New(cfg).Run(context.Background())
 	return 0

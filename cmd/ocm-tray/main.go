@@ -1,6 +1,6 @@
 // Command ocm-tray keeps a local llama.cpp llama-server alive and shows its
 // status in the system tray. Run without a command it is the agent; the
-// other commands talk to the running agent (DESIGN §9).
+// other commands talk to the running agent (docs/cli.md).
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 // version is set at build time (-ldflags "-X main.version=1.2.3").
 var version = "dev"
 
-// Exit codes (DESIGN §9).
+// Exit codes (docs/cli.md).
 const (
 	exitOK      = 0
 	exitError   = 1

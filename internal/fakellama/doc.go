@@ -1,5 +1,5 @@
 // Package fakellama is a fake llama.cpp llama-server for tests and
-// benchmarks. It behaves like the real one as FACTS.md records it (llama.cpp
+// benchmarks. It behaves like the real one as docs/llama-server.md records it (llama.cpp
 // build 4748), the ugly parts included, so the supervisor is tested against
 // what it will meet:
 //
