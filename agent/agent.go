@@ -182,9 +182,9 @@ func (a *agent) load() (settings.Settings, []settings.Problem) {
 type choice int
 
 const (
-	useLoaded   choice = iota // the file is valid: it takes effect
-	keepLastGood              // invalid, but valid settings were seen: they stay in force
-	refuseAll                 // invalid and nothing valid seen yet: spawn nothing
+	useLoaded    choice = iota // the file is valid: it takes effect
+	keepLastGood               // invalid, but valid settings were seen: they stay in force
+	refuseAll                  // invalid and nothing valid seen yet: spawn nothing
 )
 
 // chooseSettings decides what a load means (docs/settings.md): a valid file

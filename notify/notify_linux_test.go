@@ -388,9 +388,9 @@ func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
 		summary string
 		urgency byte
 	}{
-		{"starting", 1},                 // the one in flight
-		{"failed after 3 restarts", 2},       // the critical one survives the burst
-		{"llama-server starting", 1}, // then only the newest
+		{"starting", 1},                // the one in flight
+		{"failed after 3 restarts", 2}, // the critical one survives the burst
+		{"llama-server starting", 1},   // then only the newest
 	}
 	for _, w := range want {
 		c := srv.next(t)
