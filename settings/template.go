@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // template documents every key with its default. The keys are commented out
@@ -78,24 +79,83 @@ const template = `# ocm-tray settings.
 // when no file exists. It parses to Defaults().
 func Template() []byte { return []byte(template) }
 
+// Filled are values found for a new settings file (ocm-tray init looks for
+// llama-server and the model). An empty field keeps its line commented out.
+type Filled struct {
+	Backend           string
+	LlamaServerBinary string
+	ModelID           string
+}
+
+// FilledTemplate is Template with the keys of f set: each key's commented
+// example line becomes the key with f's value, so the comment above it
+// still explains it.
+func FilledTemplate(f Filled) []byte {
+	out := template
+	for _, kv := range []struct{ key, value string }{
+		{"backend", f.Backend},
+		{"model_id", f.ModelID},
+		{"llama_server_binary", f.LlamaServerBinary},
+	} {
+		if kv.value == "" {
+			continue
+		}
+		i := strings.Index(out, "\n# "+kv.key+" = ")
+		if i < 0 {
+			continue // a key without an example line; the template's test keeps them all
+		}
+		start := i + 1
+		end := start + strings.IndexByte(out[start:], '\n')
+		out = out[:start] + kv.key + " = " + tomlString(kv.value) + out[end:]
+	}
+	return []byte(out)
+}
+
+// tomlString writes s as a TOML basic string: quotes and backslashes are
+// escaped, and so is every control character (TOML allows none raw).
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
 // CreateTemplate writes Template() to path unless a file is already there:
-// the file is created with O_EXCL, so an existing settings file is never
-// overwritten, even one created a moment ago by the user's editor. created
-// is false (and err nil) when the file existed. Missing parent directories
-// are created 0700 and the file 0600: llama_server_args may hold an API key.
+// see CreateFilledTemplate.
 func CreateTemplate(path string) (created bool, err error) {
+	return CreateFilledTemplate(path, Filled{})
+}
+
+// CreateFilledTemplate writes FilledTemplate(f) to path unless a file is
+// already there: the file is created with O_EXCL, so an existing settings
+// file is never overwritten, even one created a moment ago by the user's
+// editor. created is false (and err nil) when the file existed. Missing
+// parent directories are created 0700 and the file 0600: llama_server_args
+// may hold an API key.
+func CreateFilledTemplate(path string, f Filled) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("create settings directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("create settings template: %w", err)
 	}
-	_, werr := f.Write(Template())
-	cerr := f.Close()
+	_, werr := file.Write(FilledTemplate(f))
+	cerr := file.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		// A half-written template would be a broken settings file; we made
 		// it, so we may remove it.

@@ -378,7 +378,7 @@ func (r *runner) publish(st status.Status) {
 	if st.State != r.st.State && !status.LegalTransition(r.st.State, st.State) {
 		r.s.log.Error("illegal status transition (bug)", "from", r.st.State, "to", st.State)
 	}
-	r.s.log.Info("status", "state", st.State, "pid", st.PID, "reason", st.Reason, "attempt", st.Attempt, "last_error", st.LastError)
+	r.s.log.Info("status", logAttrs(st)...)
 	r.st = st
 	r.s.hub.Publish(st, now)
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -54,26 +54,22 @@ func clientErr(err error, stderr io.Writer) int {
 	return exitError
 }
 
-func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ocm-tray status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	watch := fs.Bool("watch", false, "keep printing every change until the agent stops")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return exitError
+func cmdStatus(c *command, o opts, stdout, stderr io.Writer) int {
+	if len(o.args) > 0 {
+		return c.fail(stderr, fmt.Sprintf("unexpected argument %q", o.args[0]))
 	}
-	c, code := dial(stderr)
-	if c == nil {
+	cl, code := dial(stderr)
+	if cl == nil {
 		return code
 	}
-	defer c.Close()
+	defer cl.Close()
 
-	if *watch {
+	if o.on("watch") {
 		// Ctrl-C ends the watch, not the agent.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		err := c.Watch(ctx, func(line []byte, ev status.Event) error {
-			if *asJSON {
+		err := cl.Watch(ctx, func(line []byte, ev status.Event) error {
+			if o.on("json") {
 				_, err := fmt.Fprintf(stdout, "%s\n", line)
 				return err
 			}
@@ -88,11 +84,11 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	st, err := c.Status(ctx)
+	st, err := cl.Status(ctx)
 	if err != nil {
 		return clientErr(err, stderr)
 	}
-	if *asJSON {
+	if o.on("json") {
 		b, _ := json.Marshal(st)
 		fmt.Fprintf(stdout, "%s\n", b)
 		return exitOK
@@ -101,41 +97,50 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func cmdAct(cmd string, args []string, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "ocm-tray %s takes no arguments\n", cmd)
-		return exitError
+// cmdAct sends start, stop, restart or quit; with --wait, start, stop and
+// restart also wait for the outcome.
+func cmdAct(c *command, o opts, stdout, stderr io.Writer) int {
+	if len(o.args) > 0 {
+		return c.fail(stderr, c.name+" takes no arguments")
 	}
-	c, code := dial(stderr)
-	if c == nil {
+	cl, code := dial(stderr)
+	if cl == nil {
 		return code
 	}
-	defer c.Close()
+	defer cl.Close()
+	if o.on("wait") {
+		return actAndWait(cl, c.name, stdout, stderr)
+	}
 	timeout := requestTimeout
-	if cmd == "quit" {
+	if c.name == "quit" {
 		timeout = quitTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := c.Do(ctx, cmd); err != nil {
+	if err := cl.Do(ctx, c.name); err != nil {
 		return clientErr(err, stderr)
+	}
+	if c.name != "quit" {
+		fmt.Fprintln(stdout, askedLine(c.name))
 	}
 	return exitOK
 }
 
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ocm-tray check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "settings file to check (default $XDG_CONFIG_HOME/ocm/settings.toml)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return exitError
+// askedLine is what start, stop and restart print once the agent took the
+// request.
+func askedLine(cmd string) string { return "asked llama-server to " + cmd }
+
+func cmdCheck(c *command, o opts, stdout, stderr io.Writer) int {
+	if len(o.args) > 0 {
+		return c.fail(stderr, fmt.Sprintf("unexpected argument %q (the file goes after --config)", o.args[0]))
 	}
-	paths, err := settings.ResolvePaths(*config)
+	config := o.str("config")
+	paths, err := settings.ResolvePaths(config)
 	if err != nil {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return exitError
 	}
-	lines, valid := settings.Check(paths.ConfigFile, *config != "", paths.ModelsDir)
+	lines, valid := settings.Check(paths.ConfigFile, config != "", paths.ModelsDir)
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}
@@ -145,12 +150,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func cmdAutostart(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: ocm-tray autostart on | off | status")
-		return exitError
+func cmdAutostart(c *command, o opts, stdout, stderr io.Writer) int {
+	if len(o.args) != 1 {
+		return c.fail(stderr, "say on, off or status")
 	}
-	switch args[0] {
+	switch o.args[0] {
 	case "on":
 		exe, err := os.Executable()
 		if err != nil {
@@ -158,6 +162,10 @@ func cmdAutostart(args []string, stdout, stderr io.Writer) int {
 			return exitError
 		}
 		path, err := autostart.Enable(exe)
+		if errors.Is(err, autostart.ErrTemporaryExe) {
+			fmt.Fprintf(stderr, "ocm-tray: %v; a login entry needs a binary that stays.\n%s", err, installHint())
+			return exitError
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 			return exitError
@@ -176,18 +184,34 @@ func cmdAutostart(args []string, stdout, stderr io.Writer) int {
 		}
 	case "status":
 	default:
-		fmt.Fprintln(stderr, "usage: ocm-tray autostart on | off | status")
-		return exitError
+		msg := fmt.Sprintf("unknown choice %q: say on, off or status", o.args[0])
+		if s := suggest(o.args[0], []string{"on", "off", "status"}); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		return c.fail(stderr, msg)
 	}
 	st, err := autostart.Check()
 	if err != nil {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return exitError
 	}
-	if args[0] == "status" {
+	if o.args[0] == "status" {
 		fmt.Fprintln(stdout, autostart.Describe(st))
 	} else if note := autostart.UnitNote(st); note != "" {
 		fmt.Fprintln(stdout, note)
 	}
 	return exitOK
+}
+
+// installHint says how to install ocm-tray so that autostart can use it.
+func installHint() string {
+	pkg := "github.com/OpenCircuitDev/ocm-tray/cmd/ocm-tray"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" {
+		pkg = bi.Path
+	}
+	return "Install it first, then run autostart on from the installed binary:\n" +
+		"  go install ./cmd/ocm-tray          (in the source tree)\n" +
+		"  go install " + pkg + "@latest\n" +
+		"  \"$(go env GOPATH)\"/bin/ocm-tray autostart on\n" +
+		"or install the .deb/.rpm package (packaging/build-packages.sh) and run ocm-tray autostart on.\n"
 }
