@@ -244,7 +244,7 @@ func checkExe(exe string) error {
 func temporaryFolder(exe string) string {
 	exe = resolve(exe)
 	for _, part := range strings.Split(filepath.ToSlash(exe), "/") {
-		if strings.HasPrefix(part, "go-build") {
+		if rest, ok := strings.CutPrefix(part, "go-build"); ok && strings.Trim(rest, "0123456789") == "" {
 			return "a Go build folder (" + part + "; go run builds there)"
 		}
 	}

@@ -432,3 +432,33 @@ func parseExec(t *testing.T, v string) string {
 	}
 	return strings.ReplaceAll(arg, "%%", "%")
 }
+
+// What `go run` runs, or a binary built into a temporary folder, is gone
+// after a reboot or a cache trim: Enable refuses it and writes nothing.
+func TestEnableRefusesTemporaryBuild(t *testing.T) {
+	useConfigHome(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cache := t.TempDir()
+	t.Setenv("GOCACHE", cache)
+	for _, exe := range []string{
+		filepath.Join(tmp, "go-build2871/b001/exe/ocm-tray"),
+		filepath.Join(tmp, "ocm-tray"),
+		"/home/u/.cache/go-build/3f/3f9a-d/ocm-tray", // the default cache, where go run keeps tools
+		filepath.Join(cache, "ab/ocm-tray"),
+	} {
+		_, err := Enable(exe)
+		if !errors.Is(err, ErrTemporaryExe) {
+			t.Errorf("Enable(%q) error = %v, want ErrTemporaryExe", exe, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(EntryPath())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused Enable created %s (err %v)", filepath.Dir(EntryPath()), err)
+	}
+	// Beside the temporary folder, not in it; a name that only starts alike.
+	for _, exe := range []string{"/home/u/go/bin/ocm-tray", tmp + "-other/ocm-tray", "/opt/go-builder/ocm-tray"} {
+		if _, err := Enable(exe); err != nil {
+			t.Errorf("Enable(%q) = %v, want it written", exe, err)
+		}
+	}
+}
