@@ -98,9 +98,13 @@ func cmdInit(c *command, o opts, stdout, stderr io.Writer) int {
 		for _, t := range todo {
 			fmt.Fprintf(stdout, "  - %s\n", t)
 		}
-		fmt.Fprintf(stdout, "  then run `ocm-tray check`%s until it says \"gate: spawn\"\n", configArg(o))
+		fmt.Fprintf(stdout, "  then run `ocm-tray check%s` until it says \"gate: spawn\"\n", configArg(o))
 	}
-	fmt.Fprintf(stdout, "start the agent with `ocm-tray%s` (or `ocm-tray autostart on` to start it at every login)\n", configArg(o))
+	if configArg(o) != "" {
+		fmt.Fprintf(stdout, "start the agent with `ocm-tray%s`\n", configArg(o))
+	} else {
+		fmt.Fprintln(stdout, "start the agent with `ocm-tray` (or `ocm-tray autostart on` to start it at every login)")
+	}
 	return exitOK
 }
 
