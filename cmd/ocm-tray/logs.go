@@ -98,13 +98,8 @@ func (fl *follower) close() {
 // leaves the current file open at its end for follow. An error wrapping
 // fs.ErrNotExist means there is no log yet.
 func (fl *follower) tail(n int) error {
-	f, err := os.Open(fl.path)
+	f, fi, err := openStat(fl.path)
 	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return err
 	}
 	fl.f, fl.fi = f, fi
@@ -127,7 +122,7 @@ func (fl *follower) tail(n int) error {
 // tailPrevious prints the last n lines of NAME.1, unless it is the current
 // file (a rotation between the two opens).
 func (fl *follower) tailPrevious(n int, current fs.FileInfo) error {
-	f, err := os.Open(fl.path + ".1")
+	f, fi, err := openStat(fl.path + ".1")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -135,9 +130,8 @@ func (fl *follower) tailPrevious(n int, current fs.FileInfo) error {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || os.SameFile(fi, current) {
-		return err
+	if os.SameFile(fi, current) {
+		return nil
 	}
 	off, _, err := tailOffset(f, fi.Size(), n)
 	if err != nil {
@@ -224,16 +218,11 @@ func (fl *follower) follow(ctx context.Context) error {
 // truncated in place is read again from its start.
 func (fl *follower) step() error {
 	if fl.f == nil {
-		f, err := os.Open(fl.path)
+		f, fi, err := openStat(fl.path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
-			return err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
 			return err
 		}
 		fl.f, fl.fi = f, fi
@@ -260,16 +249,11 @@ func (fl *follower) step() error {
 		return err
 	}
 
-	next, err := os.Open(fl.path)
+	next, nextFi, err := openStat(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
-	}
-	nextFi, err := next.Stat()
-	if err != nil {
-		next.Close()
 		return err
 	}
 	old := fl.fi
@@ -286,17 +270,30 @@ func (fl *follower) step() error {
 	return err
 }
 
+// openStat opens path and says which file it is.
+func openStat(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
 // printMissed prints NAME.1 when it is neither the generation just finished
 // (old) nor the current one: a whole generation written and rotated away
 // between two steps.
 func (fl *follower) printMissed(old fs.FileInfo) error {
-	mid, err := os.Open(fl.path + ".1")
+	mid, fi, err := openStat(fl.path + ".1")
 	if err != nil {
 		return nil // gone or unreadable: nothing more to recover
 	}
 	defer mid.Close()
-	fi, err := mid.Stat()
-	if err != nil || os.SameFile(fi, old) || os.SameFile(fi, fl.fi) {
+	if os.SameFile(fi, old) || os.SameFile(fi, fl.fi) {
 		return nil
 	}
 	_, err = io.Copy(fl.out, mid)
