@@ -107,6 +107,13 @@ func EnsureRuntimeDir(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("runtime directory %s: %w", dir, err)
 	}
+	return CheckRuntimeDir(dir)
+}
+
+// CheckRuntimeDir verifies what EnsureRuntimeDir does, creating nothing: the
+// command line runs it before it trusts a socket there. A missing directory
+// is an error wrapping fs.ErrNotExist (no agent has run).
+func CheckRuntimeDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return fmt.Errorf("runtime directory %s: %w", dir, err)

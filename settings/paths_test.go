@@ -1,6 +1,8 @@
 package settings
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -114,6 +116,15 @@ func TestEnsureRuntimeDir(t *testing.T) {
 		}
 		if err := EnsureRuntimeDir(dir); err != nil { // idempotent
 			t.Fatal(err)
+		}
+	})
+	t.Run("check creates nothing", func(t *testing.T) {
+		dir := filepath.Join(root, "never", "ocm")
+		if err := CheckRuntimeDir(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("CheckRuntimeDir(missing) = %v, want fs.ErrNotExist", err)
+		}
+		if _, err := os.Stat(filepath.Dir(dir)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("CheckRuntimeDir created %s", filepath.Dir(dir))
 		}
 	})
 	t.Run("group readable refused", func(t *testing.T) {

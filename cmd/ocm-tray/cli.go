@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -32,23 +33,30 @@ func dial(stderr io.Writer) (*control.Client, int) {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return nil, exitError
 	}
-	c, err := control.Dial(paths.Socket())
-	if errors.Is(err, control.ErrNoAgent) {
-		fmt.Fprintln(stderr, "ocm-tray: no agent is running (start it with `ocm-tray`)")
-		return nil, exitNoAgent
-	}
-	if err != nil {
+	// Another user able to write there could put a socket of theirs in
+	// our agent's place: check the directory as the agent does.
+	if err := settings.CheckRuntimeDir(paths.RuntimeDir); errors.Is(err, fs.ErrNotExist) {
+		return nil, noAgent(stderr)
+	} else if err != nil {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return nil, exitError
 	}
+	c, err := control.Dial(paths.Socket())
+	if err != nil {
+		return nil, clientErr(err, stderr)
+	}
 	return c, exitOK
+}
+
+func noAgent(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "ocm-tray: no agent is running (start it with `ocm-tray`)")
+	return exitNoAgent
 }
 
 // clientErr maps a client error to the exit code.
 func clientErr(err error, stderr io.Writer) int {
 	if errors.Is(err, control.ErrNoAgent) {
-		fmt.Fprintln(stderr, "ocm-tray: no agent is running (start it with `ocm-tray`)")
-		return exitNoAgent
+		return noAgent(stderr)
 	}
 	fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 	return exitError

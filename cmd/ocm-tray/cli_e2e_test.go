@@ -448,3 +448,28 @@ func TestAutostartOnE2E(t *testing.T) {
 		t.Fatalf("entry does not run %s", agentBin)
 	}
 }
+
+// The command line trusts a socket only in a private runtime directory of
+// its user, as the agent does; a missing one means no agent.
+func TestCLIChecksTheRuntimeDir(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.root, "run", "ocm")
+	if _, errOut, code := e.cli("status"); code != 3 || !strings.Contains(errOut, "no agent is running") {
+		t.Fatalf("no runtime dir: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("status created %s", dir)
+	}
+	os.Mkdir(dir, 0o700)
+	os.Chmod(dir, 0o755)
+	if _, errOut, code := e.cli("status"); code != 1 || !strings.Contains(errOut, "has mode 0755") || !strings.Contains(errOut, "chmod 700 "+dir) {
+		t.Fatalf("runtime dir 0755: exit %d, %q", code, errOut)
+	}
+	os.Remove(dir)
+	target := filepath.Join(e.root, "elsewhere")
+	os.Mkdir(target, 0o700)
+	os.Symlink(target, dir)
+	if _, errOut, code := e.cli("stop"); code != 1 || !strings.Contains(errOut, "is a symbolic link") {
+		t.Fatalf("runtime dir a symlink: exit %d, %q", code, errOut)
+	}
+}
