@@ -210,11 +210,7 @@ func runDefault(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		msg := "ocm-tray: " + ue.msg
-		if owners := flagOwners(args); owners != "" {
-			msg += "; " + owners
-		}
-		fmt.Fprintf(stderr, "%s\n\n%s", msg, overview)
+		fmt.Fprintf(stderr, "ocm-tray: %s\n\n%s", ue.msg, overview)
 		return exitError
 	}
 	if len(o.args) > 0 {
@@ -258,8 +254,8 @@ func flagsBeforeCommand(flags []string, c *command, rest []string, stderr io.Wri
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if c.lookup(name) == nil {
 			msg := fmt.Sprintf("%s does not apply to %s", a, c.name)
-			if f := defaultCommand.lookup(name); f != nil {
-				msg += "; it is a flag for running the agent: " + strings.TrimSpace("ocm-tray --"+f.long+" "+f.value)
+			if owners := flagOwners(name); owners != "" {
+				msg += "; it is a flag of " + owners
 			}
 			return c.fail(stderr, msg+". Flags go after the command's name.")
 		}
@@ -267,28 +263,16 @@ func flagsBeforeCommand(flags []string, c *command, rest []string, stderr io.Wri
 	return c.fail(stderr, "flags go after the command's name")
 }
 
-// flagOwners says which commands take the unknown flags of a default
-// command line ("--watch belongs to: ocm-tray status --watch"), or "".
-func flagOwners(args []string) string {
-	for _, a := range args {
-		if !isFlag(a) {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if defaultCommand.lookup(name) != nil {
-			continue
-		}
-		var owners []string
-		for _, c := range commands {
-			if f := c.lookup(name); f != nil {
-				owners = append(owners, "ocm-tray "+c.name+" --"+f.long)
-			}
-		}
-		if len(owners) > 0 {
-			return a + " is a flag of: " + strings.Join(owners, ", ")
+// flagOwners lists the commands that take the flag name, "" for none:
+// "ocm-tray start --wait, ocm-tray stop --wait".
+func flagOwners(name string) string {
+	var owners []string
+	for _, c := range append([]*command{defaultCommand}, commands...) {
+		if f := c.lookup(name); f != nil {
+			owners = append(owners, c.usageName()+" --"+f.long)
 		}
 	}
-	return ""
+	return strings.Join(owners, ", ")
 }
 
 func cmdHelp(c *command, o opts, stdout, stderr io.Writer) int {

@@ -96,7 +96,15 @@ func (c *command) parse(args []string, interleaved bool) (opts, error) {
 		}
 		if f == nil {
 			msg := "unknown flag " + a
-			if s := suggest(name, c.flagNames()); s != "" {
+			if owners := flagOwners(name); owners != "" {
+				// A real flag, of another command: say so rather than
+				// calling it unknown.
+				what := c.name
+				if what == "" {
+					what = "running the agent"
+				}
+				msg = fmt.Sprintf("%s does not apply to %s; it is a flag of %s", a, what, owners)
+			} else if s := suggest(name, c.flagNames()); s != "" {
 				msg += "; did you mean " + s + "?"
 			}
 			return o, &usageError{c, msg}
