@@ -24,8 +24,8 @@ func TestWaiter(t *testing.T) {
 		name  string
 		cmd   string
 		seen  []status.Status // the first is the status before the request
-		grace bool                // whether silence may be the answer
-		ends  int                 // index in seen of the outcome; -1 still waiting
+		grace bool            // whether silence may be the answer
+		ends  int             // index in seen of the outcome; -1 still waiting
 		exit  int
 	}{
 		{"start from stopped", "start", []status.Status{stopped, starting2, running2}, false, 2, 0},
