@@ -106,7 +106,11 @@ func (a *agent) run(parent context.Context) error {
 	s, problems := a.load()
 	sup := supervisor.New(a.config(s, problems), supervisor.WithLogger(a.log))
 
-	srv, err := control.Listen(a.paths.Socket(), control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
+	addr, err := control.Address(a.paths.Socket())
+	if err != nil {
+		return err
+	}
+	srv, err := control.Listen(addr, control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}

@@ -44,7 +44,7 @@ func Dial(socketPath string) (*Client, error) {
 }
 
 func dial(path string) (net.Conn, error) {
-	nc, err := net.DialTimeout("unix", path, dialTimeout)
+	nc, err := dialAddr(path, dialTimeout)
 	if err != nil {
 		if isNoAgent(err) {
 			return nil, fmt.Errorf("%w (nobody answers on %s)", ErrNoAgent, path)

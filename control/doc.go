@@ -4,7 +4,9 @@
 // # Protocol
 //
 // Newline-delimited JSON over a unix stream socket (0600, in the 0700
-// runtime directory). A client connects, writes one request line of at most
+// runtime directory); on Windows over the named pipe
+// \\.\pipe\ocm-tray-<user SID>, whose security descriptor admits that user
+// alone. A client connects, writes one request line of at most
 // 4 KiB:
 //
 //	{"cmd":"status"|"watch"|"start"|"stop"|"restart"|"quit"}

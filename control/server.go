@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -45,9 +43,10 @@ type Server struct {
 	src  Source
 	quit func()
 	log  *slog.Logger
-	path string
-	ln   *net.UnixListener
-	sock os.FileInfo // the socket file we bound, removed by Close if still ours
+	ln   net.Listener
+	// unlink removes what listen left on disk (the socket file, if it is
+	// still the one we bound); Close calls it last.
+	unlink func() error
 
 	requestTimeout time.Duration // a field so tests can shorten it
 	maxConns       int
@@ -63,10 +62,11 @@ type Server struct {
 	connWG        sync.WaitGroup // connection goroutines
 }
 
-// Listen binds the control socket at socketPath, mode 0600. A socket file
-// already there is removed only if nobody answers on it (an agent that died
-// left it); a live socket or a file that is not a socket is an error. Hold
-// the Lock before calling it.
+// Listen binds the control socket at socketPath (from Address), mode 0600. A
+// socket file already there is removed only if nobody answers on it (an
+// agent that died left it); a live socket or a file that is not a socket is
+// an error. On Windows socketPath names a named pipe that admits this user
+// alone. Hold the Lock before calling it.
 //
 // quit is called, at most once, when a client sends "quit"; it must not
 // block (cancelling the agent's context is typical). The client's answer
@@ -78,66 +78,21 @@ func Listen(socketPath string, src Source, quit func(), log *slog.Logger) (*Serv
 	if quit == nil {
 		quit = func() {}
 	}
-	if err := removeStale(socketPath); err != nil {
+	ln, unlink, err := listen(socketPath)
+	if err != nil {
 		return nil, err
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socketPath, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	// Close removes the file itself, and only if it is still ours.
-	ln.SetUnlinkOnClose(false)
-	// bind creates the file with the umask's mode; restrict it at once. The
-	// runtime directory is 0700, so nobody else could connect meanwhile.
-	if err := restrictSocket(socketPath); err != nil {
-		ln.Close()
-		os.Remove(socketPath)
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	fi, err := os.Lstat(socketPath)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return &Server{
 		src:            src,
 		quit:           quit,
 		log:            log,
-		path:           socketPath,
 		ln:             ln,
-		sock:           fi,
+		unlink:         unlink,
 		requestTimeout: requestTimeout,
 		maxConns:       maxConns,
 		closing:        make(chan struct{}),
 		conns:          map[net.Conn]struct{}{},
 	}, nil
-}
-
-// removeStale clears the way for bind: it removes a socket file nobody
-// answers on.
-func removeStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	if !isSocket(fi) {
-		return fmt.Errorf("control socket: %s exists and is not a socket; not replacing it", path)
-	}
-	c, err := net.DialTimeout("unix", path, probeTimeout)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("control socket: another agent answers on %s", path)
-	}
-	if !isNoAgent(err) {
-		return fmt.Errorf("control socket: probing %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("control socket: removing the stale %s: %w", path, err)
-	}
-	return nil
 }
 
 // Serve accepts connections until ctx is done or Close is called, and
@@ -443,10 +398,5 @@ func (s *Server) Close() error {
 	s.serveWG.Wait()
 	s.connWG.Wait()
 
-	if fi, err := os.Lstat(s.path); err == nil && os.SameFile(fi, s.sock) {
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("control socket: %w", err)
-		}
-	}
-	return nil
+	return s.unlink()
 }

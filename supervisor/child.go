@@ -44,6 +44,7 @@ const tailLines = 16
 // child is a real llama-server process.
 type child struct {
 	cmd     *exec.Cmd
+	grp     *group
 	exited  chan struct{}
 	ready   chan struct{}
 	readerD chan struct{} // closed when stderr reached EOF
@@ -82,7 +83,8 @@ func spawn(c *Command, log *logfile.File) (proc, error) {
 		return nil, err
 	}
 	pw.Close()
-	if err := afterStart(cmd); err != nil {
+	grp, err := contain(cmd)
+	if err != nil {
 		// Could not contain the child (Windows job object): do not keep an
 		// uncontained server around.
 		cmd.Process.Kill()
@@ -90,7 +92,7 @@ func spawn(c *Command, log *logfile.File) (proc, error) {
 		pr.Close()
 		return nil, err
 	}
-	ch := &child{cmd: cmd, exited: make(chan struct{}), ready: make(chan struct{}), readerD: make(chan struct{}), log: out}
+	ch := &child{cmd: cmd, grp: grp, exited: make(chan struct{}), ready: make(chan struct{}), readerD: make(chan struct{}), log: out}
 	go ch.readStderr(pr)
 	go ch.wait()
 	return ch, nil
@@ -124,6 +126,7 @@ func (c *child) readStderr(r io.ReadCloser) {
 
 func (c *child) wait() {
 	err := c.cmd.Wait()
+	c.grp.release()
 	// The kernel closed the child's end of the pipe when it exited: the
 	// reader reaches EOF within microseconds. Bound the wait anyway, in case
 	// a grandchild inherited stderr.
@@ -142,7 +145,7 @@ func (c *child) wait() {
 func (c *child) Pid() int                { return c.cmd.Process.Pid }
 func (c *child) Exited() <-chan struct{} { return c.exited }
 func (c *child) Ready() <-chan struct{}  { return c.ready }
-func (c *child) Terminate() error        { return terminateGroup(c.cmd.Process) }
+func (c *child) Terminate() error        { return c.grp.terminate() }
 
 func (c *child) Kill() error {
 	select {
@@ -150,7 +153,7 @@ func (c *child) Kill() error {
 		return nil
 	default:
 	}
-	return killGroup(c.cmd.Process)
+	return c.grp.kill()
 }
 
 func (c *child) ExitText() string {

@@ -15,7 +15,7 @@ import (
 // program is never touched. It returns the pid it stopped (0 if none) and
 // removes the pid file.
 func StopLeftover(ctx context.Context, pidFile string, stopTimeout time.Duration) (int, error) {
-	pid, binary, err := readPIDFile(pidFile)
+	pid, binary, started, err := readPIDFile(pidFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -23,7 +23,7 @@ func StopLeftover(ctx context.Context, pidFile string, stopTimeout time.Duration
 	if err != nil {
 		return 0, err
 	}
-	if !isOurServer(pid, binary) {
+	if !isOurServer(pid, binary, started) {
 		return 0, nil
 	}
 	if err := signalLeftover(pid, false); err != nil {

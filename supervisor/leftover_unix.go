@@ -13,8 +13,8 @@ import (
 // isOurServer reports whether pid runs binary. On Linux /proc/PID/exe names
 // the executable (with " (deleted)" if it was replaced since); elsewhere the
 // check falls back to the process existing, which the binary line in the pid
-// file cannot confirm.
-func isOurServer(pid int, binary string) bool {
+// file cannot confirm. The creation time is not recorded here.
+func isOurServer(pid int, binary string, _ uint64) bool {
 	if !processAlive(pid) {
 		return false
 	}
@@ -31,6 +31,9 @@ func isOurServer(pid int, binary string) bool {
 	}
 	return filepath.Clean(exe) == binary
 }
+
+// processStarted is 0: the pid file records no creation time on Unix.
+func processStarted(int) uint64 { return 0 }
 
 // processAlive reports whether pid exists and is not a zombie.
 func processAlive(pid int) bool {

@@ -20,14 +20,22 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return a
 }
 
-func afterStart(*exec.Cmd) error { return nil }
+// group is the started child's process group.
+type group struct{ p *os.Process }
 
-// terminateGroup sends SIGTERM to the child's group, once. llama-server
-// treats a second signal during shutdown as "terminate immediately", and a
+// contain returns the group of a child just started; the process group
+// itself came with the start.
+func contain(cmd *exec.Cmd) (*group, error) { return &group{cmd.Process}, nil }
+
+// terminate sends SIGTERM to the child's group, once. llama-server treats a
+// second signal during shutdown as "terminate immediately", and a
 // stop_timeout SIGKILL follows anyway.
-func terminateGroup(p *os.Process) error { return signalGroup(p, syscall.SIGTERM) }
+func (g *group) terminate() error { return signalGroup(g.p, syscall.SIGTERM) }
 
-func killGroup(p *os.Process) error { return signalGroup(p, syscall.SIGKILL) }
+func (g *group) kill() error { return signalGroup(g.p, syscall.SIGKILL) }
+
+// release has nothing to free: a process group holds no resource of ours.
+func (g *group) release() {}
 
 func signalGroup(p *os.Process, sig syscall.Signal) error {
 	err := syscall.Kill(-p.Pid, sig)

@@ -41,7 +41,12 @@ func dial(stderr io.Writer) (*control.Client, int) {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return nil, exitError
 	}
-	c, err := control.Dial(paths.Socket())
+	addr, err := control.Address(paths.Socket())
+	if err != nil {
+		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
+		return nil, exitError
+	}
+	c, err := control.Dial(addr)
 	if err != nil {
 		return nil, clientErr(err, stderr)
 	}

@@ -80,6 +80,15 @@ type Desktop struct {
 // need skips (or, with CI=true, fails) the test when a program is missing.
 func need(t testing.TB, progs ...string) {
 	t.Helper()
+	Need(t, "apt-get install xvfb dbus dbus-x11 x11-apps imagemagick dunst libnotify-bin xfce4-panel", progs...)
+}
+
+// Need skips the test when one of progs (a name on PATH, or an absolute
+// path) is missing, saying which and how to install them (install, e.g.
+// "apt-get install wine64"). With CI=true it fails instead: there a skip
+// would hide a broken test bed.
+func Need(t testing.TB, install string, progs ...string) {
+	t.Helper()
 	var missing []string
 	for _, p := range progs {
 		if _, err := exec.LookPath(p); err != nil {
@@ -89,7 +98,7 @@ func need(t testing.TB, progs ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("desktop test bed incomplete: %s not found (Debian: apt-get install xvfb dbus dbus-x11 x11-apps imagemagick dunst libnotify-bin xfce4-panel)", strings.Join(missing, ", "))
+	msg := fmt.Sprintf("test bed incomplete: %s not found (Debian: %s)", strings.Join(missing, ", "), install)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}

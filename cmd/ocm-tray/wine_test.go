@@ -1,0 +1,406 @@
+//go:build linux && amd64
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+)
+
+// The Windows build, run under Wine: the agent and its CLI talk over the
+// named pipe, the child lives in a job object, and nothing survives the
+// agent, however it ends. Wine's own processes are the prefix's business:
+// the test ends them (wineserver -k) and checks that none is left.
+
+const (
+	// Debian's wine64 keeps its loader and server outside PATH.
+	wineLoader = "/usr/lib/wine/wine64"
+	wineServer = "/usr/lib/wine/wineserver"
+	wineApt    = "apt-get install --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32"
+	// wineWait bounds each wait: Wine starts a process in tenths of a second
+	// on an idle machine, seconds on a loaded one.
+	wineWait = 60 * time.Second
+)
+
+// wineEnv is one private Wine prefix with the Windows builds in it.
+type wineEnv struct {
+	t                   *testing.T
+	dir, prefix         string
+	vars                []string
+	agent, fake, probe  string // Linux paths of the .exe files
+	settings, model     string
+	fakePIDFile, logDir string
+	port                int
+	n                   int // numbers the output files
+}
+
+// winPath is p as a Windows program under Wine sees it (drive Z: is /).
+func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
+
+func newWine(t *testing.T) *wineEnv {
+	t.Helper()
+	desktoptest.Need(t, wineApt, wineLoader, wineServer, "x86_64-w64-mingw32-gcc")
+	dir, err := os.MkdirTemp("", "ocm-wine-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wineEnv{t: t, dir: dir, prefix: filepath.Join(dir, "prefix"), port: fakellamatest.FreePort(t)}
+	w.vars = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "USER=ocm",
+		"WINEPREFIX=" + w.prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=winemenubuilder.exe=d",
+	}
+	// Registered first, so it runs last: after every process of the prefix
+	// is gone.
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(w.shutdown)
+
+	start := time.Now()
+	w.run("prefix", "bash", "../../packaging/wine/prefix.sh", w.prefix)
+	t.Logf("wine prefix ready in %v", time.Since(start).Round(time.Millisecond))
+
+	bin := filepath.Join(dir, "bin")
+	w.agent = filepath.Join(bin, "ocm-tray.exe")
+	w.fake = filepath.Join(bin, "llama-server.exe")
+	w.probe = filepath.Join(bin, "ctrlbreak.exe")
+	for out, pkg := range map[string]string{w.agent: ".", w.fake: "../../internal/fakellama/fake-llama-server", w.probe: "./testdata/ctrlbreak"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("GOOS=windows go build %s: %v\n%s", pkg, err, msg)
+		}
+	}
+
+	w.model = filepath.Join(dir, "models", "tiny.gguf")
+	if err := os.Mkdir(filepath.Dir(w.model), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fakellama.WriteModel(w.model); err != nil {
+		t.Fatal(err)
+	}
+	w.fakePIDFile = filepath.Join(dir, "fake.pid")
+	w.settings = filepath.Join(dir, "settings.toml")
+	body := fmt.Sprintf(`backend = "llamacpp"
+model_id = "tiny"
+models_dir = '%s'
+inference_base_url = "http://127.0.0.1:%d"
+llama_server_binary = '%s'
+[supervisor]
+max_restarts = 1
+initial_backoff = "10ms"
+max_backoff = "50ms"
+health_check_interval = "200ms"
+health_check_timeout = "2s"
+stop_timeout = "5s"
+`, winPath(filepath.Dir(w.model)), w.port, winPath(w.fake))
+	if err := os.WriteFile(w.settings, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// command is a Wine command whose output goes to files: Wine's helper
+// processes inherit the caller's descriptors and outlive the program, so a
+// pipe would stay open and the caller would wait for them.
+func (w *wineEnv) command(name string, args ...string) (cmd *exec.Cmd, stdout, stderr string) {
+	w.n++
+	stdout = filepath.Join(w.dir, fmt.Sprintf("%02d-%s.out", w.n, name))
+	stderr = filepath.Join(w.dir, fmt.Sprintf("%02d-%s.err", w.n, name))
+	cmd = exec.Command(args[0], args[1:]...)
+	cmd.Env = append(w.vars, fakellama.EnvPidfile+"="+winPath(w.fakePIDFile))
+	var err error
+	if cmd.Stdout, err = os.Create(stdout); err != nil {
+		w.t.Fatal(err)
+	}
+	if cmd.Stderr, err = os.Create(stderr); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { cmd.Stdout.(*os.File).Close(); cmd.Stderr.(*os.File).Close() })
+	return cmd, stdout, stderr
+}
+
+// run runs a command to its end and fails the test if it fails.
+func (w *wineEnv) run(name string, args ...string) {
+	w.t.Helper()
+	cmd, out, errf := w.command(name, args...)
+	if err := cmd.Run(); err != nil {
+		w.t.Fatalf("%v: %v\n%s%s", args, err, readFile(out), readFile(errf))
+	}
+}
+
+// cli runs `wine ocm-tray.exe ARGS` and returns stdout, stderr, exit code.
+func (w *wineEnv) cli(args ...string) (string, string, int) {
+	w.t.Helper()
+	cmd, out, errf := w.command("cli-"+args[0], append([]string{wineLoader, w.agent}, args...)...)
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatalf("wine ocm-tray.exe %v: %v", args, err)
+	}
+	return readFile(out), readFile(errf), code
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func (w *wineEnv) status() map[string]any {
+	w.t.Helper()
+	out, errOut, code := w.cli("status", "--json")
+	if code != 0 {
+		w.t.Fatalf("status --json: exit %d: %s", code, errOut)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		w.t.Fatalf("status --json printed %q: %v", out, err)
+	}
+	return m
+}
+
+func (w *wineEnv) waitState(state string) map[string]any {
+	w.t.Helper()
+	var m map[string]any
+	w.poll("state "+state, func() bool {
+		m = w.status()
+		return m["state"] == state
+	})
+	return m
+}
+
+func (w *wineEnv) poll(what string, ok func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(wineWait)
+	for !ok() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("timed out waiting for %s; agent log:\n%s", what, w.agentLog())
+		}
+		time.Sleep(50 * time.Millisecond) // polling other processes
+	}
+}
+
+func (w *wineEnv) do(cmd string) {
+	w.t.Helper()
+	if _, errOut, code := w.cli(cmd); code != 0 {
+		w.t.Fatalf("%s: exit %d: %s", cmd, code, errOut)
+	}
+}
+
+// logFile is one of the agent's files in the prefix's local application
+// data folder (the user's name in it is Wine's choice).
+func (w *wineEnv) logFile(name string) string {
+	m, _ := filepath.Glob(filepath.Join(w.prefix, "drive_c", "users", "*", "AppData", "Local", "ocm", name))
+	if len(m) == 0 {
+		return ""
+	}
+	return readFile(m[0])
+}
+
+func (w *wineEnv) agentLog() string { return w.logFile("ocm-tray.log") }
+
+// fakePID is the Windows pid the fake wrote when it started listening.
+func (w *wineEnv) fakePID() int {
+	pid, _ := strconv.Atoi(strings.TrimSpace(readFile(w.fakePIDFile)))
+	return pid
+}
+
+// prefixProcs lists the live Linux processes of this prefix whose command
+// line contains match ("" for all): Wine gives each Windows process a Linux
+// process of its own.
+func (w *wineEnv) prefixProcs(match string) []string {
+	var found []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !fakellamatest.Alive(pid) {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, []byte("\x00WINEPREFIX="+w.prefix+"\x00")) && !bytes.HasPrefix(env, []byte("WINEPREFIX="+w.prefix+"\x00")) {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		line := strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		if strings.Contains(line, match) {
+			found = append(found, e.Name()+" "+line)
+		}
+	}
+	return found
+}
+
+func (w *wineEnv) noFake(when string) {
+	w.t.Helper()
+	w.poll("no llama-server.exe "+when, func() bool { return len(w.prefixProcs("llama-server.exe")) == 0 })
+}
+
+// wineAgent is a running `wine ocm-tray.exe --headless`.
+type wineAgent struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it exited; err is then set
+	err  error
+}
+
+// startAgent starts the agent and returns once its CLI reaches it; Cleanup
+// kills it if the test did not end it.
+func (w *wineEnv) startAgent() *wineAgent {
+	w.t.Helper()
+	cmd, _, _ := w.command("agent", wineLoader, w.agent, "--headless", "--config", winPath(w.settings))
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	a := &wineAgent{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		a.err = cmd.Wait()
+		close(a.done)
+	}()
+	w.t.Cleanup(func() {
+		cmd.Process.Kill() // an error only says it is gone already
+		<-a.done
+	})
+	w.poll("the agent answering", func() bool {
+		_, _, code := w.cli("status")
+		return code == 0
+	})
+	return a
+}
+
+// wait waits for the agent to exit and returns how it ended.
+func (a *wineAgent) wait(t *testing.T, what string) error {
+	t.Helper()
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(wineWait):
+		t.Fatalf("%s did not exit within %v", what, wineWait)
+		return nil
+	}
+}
+
+// shutdown ends every process of the prefix and checks that none is left.
+func (w *wineEnv) shutdown() {
+	if _, err := os.Stat(w.prefix); err != nil {
+		return
+	}
+	cmd, _, _ := w.command("wineserver-k", wineServer, "-k")
+	cmd.Run()
+	deadline := time.Now().Add(wineWait)
+	for {
+		left := w.prefixProcs("")
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Errorf("wine processes left behind: %v", left)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling other processes
+	}
+}
+
+func TestWindowsBuildUnderWine(t *testing.T) {
+	began := time.Now()
+	w := newWine(t)
+
+	// Nobody listens on the pipe yet.
+	if _, errOut, code := w.cli("status"); code != 3 || !strings.Contains(errOut, "no agent is running") {
+		t.Fatalf("status without an agent: exit %d, %q", code, errOut)
+	}
+
+	a := w.startAgent()
+	st := w.waitState("running")
+	if pid := pidOf(st); pid == 0 || pid != w.fakePID() {
+		t.Fatalf("running with pid %d; the fake says it is %d", pid, w.fakePID())
+	}
+	if out, _, code := w.cli("status"); code != 0 || !strings.Contains(out, fmt.Sprintf("running (pid %d", pidOf(st))) {
+		t.Fatalf("status: exit %d, %q", code, out)
+	}
+	// A second agent finds the lock taken and leaves the first alone.
+	if _, errOut, code := w.cli("--headless", "--config", winPath(w.settings)); code != 0 || !strings.Contains(errOut, "already running") {
+		t.Fatalf("second agent: exit %d, %q", code, errOut)
+	}
+
+	// stop: CTRL_BREAK to the child's group, else its job is terminated.
+	w.do("stop")
+	w.waitState("stopped")
+	w.noFake("after stop")
+	if !strings.Contains(w.logFile("llama-server.log"), "cleaning up before exit") {
+		// The child never saw CTRL_BREAK. That is ours to fix unless this
+		// Windows cannot deliver it at all, which the probe tells.
+		cmd, out, _ := w.command("ctrlbreak", wineLoader, w.probe, winPath(w.fake), "--host", "127.0.0.1", "--port", "0", "-m", winPath(w.model))
+		cmd.Env = w.vars
+		cmd.Run()
+		if probe := strings.TrimSpace(readFile(out)); probe == "ctrlbreak: ok" {
+			t.Errorf("stop did not reach llama-server by CTRL_BREAK, though this system delivers it; agent log:\n%s", w.agentLog())
+		} else {
+			t.Logf("graceful stop not checked: this Wine cannot send CTRL_BREAK to a child's process group (%s); the agent terminated the job instead", probe)
+			if !strings.Contains(w.agentLog(), "terminating its job instead") {
+				t.Errorf("the agent log does not say it terminated the job:\n%s", w.agentLog())
+			}
+		}
+	}
+
+	w.do("start")
+	first := pidOf(w.waitState("running"))
+	w.do("restart")
+	var second int
+	w.poll("a new child after restart", func() bool {
+		st := w.status()
+		second = pidOf(st)
+		return st["state"] == "running" && second != first
+	})
+	if second != w.fakePID() {
+		t.Fatalf("running with pid %d after restart; the fake says %d", second, w.fakePID())
+	}
+
+	// A model that does not load: the child fails twice (max_restarts = 1).
+	if err := os.WriteFile(w.model, []byte("not a model\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.do("restart")
+	st = w.waitState("failed_after_max_restarts")
+	if le, _ := st["last_error"].(string); !strings.Contains(le, "invalid magic characters") {
+		t.Errorf("last_error %q does not say why", le)
+	}
+	w.noFake("after the crash loop")
+	if err := fakellama.WriteModel(w.model); err != nil {
+		t.Fatal(err)
+	}
+	w.do("start")
+	w.waitState("running")
+
+	// quit returns once the child is reaped; the agent exits 0.
+	w.do("quit")
+	if err := a.wait(t, "the agent after quit"); err != nil {
+		t.Fatalf("agent after quit: %v\n%s", err, w.agentLog())
+	}
+	w.noFake("after quit")
+	if _, _, code := w.cli("status"); code != 3 {
+		t.Fatalf("status after quit: exit %d, want 3", code)
+	}
+
+	// Killed hard, the agent cannot stop its child: the job's kill-on-close
+	// does, when the kernel (here wineserver) closes the agent's handles.
+	a = w.startAgent()
+	w.waitState("running")
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t, "the SIGKILLed agent")
+	w.noFake("after the agent was SIGKILLed")
+
+	t.Logf("the Wine test took %v", time.Since(began).Round(time.Millisecond))
+}
