@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package autostart manages the user's XDG autostart entry for ocm-tray
 // ($XDG_CONFIG_HOME/autostart/ocm-tray.desktop) and notices when the systemd
 // user unit ocm-tray.service is enabled instead.

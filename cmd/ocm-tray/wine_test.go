@@ -392,6 +392,8 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 		t.Fatalf("status after quit: exit %d, want 3", code)
 	}
 
+	w.autostart()
+
 	// Killed hard, the agent cannot stop its child: the job's kill-on-close
 	// does, when the kernel (here wineserver) closes the agent's handles.
 	a = w.startAgent()
@@ -403,4 +405,51 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	w.noFake("after the agent was SIGKILLed")
 
 	t.Logf("the Wine test took %v", time.Since(began).Round(time.Millisecond))
+}
+
+// autostart checks `autostart on | off | status` against the user's Run key,
+// read back with Wine's reg.exe.
+func (w *wineEnv) autostart() {
+	w.t.Helper()
+	const runKey = `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`
+	const approved = `HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run`
+	reg := func(args ...string) (string, int) {
+		cmd, out, _ := w.command("reg", append([]string{wineLoader, "reg"}, args...)...)
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return readFile(out), ee.ExitCode()
+		} else if err != nil {
+			w.t.Fatalf("wine reg %v: %v", args, err)
+		}
+		return readFile(out), 0
+	}
+	status := func(want string) {
+		w.t.Helper()
+		if out, errOut, code := w.cli("autostart", "status"); code != 0 || !strings.HasPrefix(out, want) {
+			w.t.Fatalf("autostart status: exit %d, %q %q; want %q", code, out, errOut, want)
+		}
+	}
+	status("autostart: off")
+	if out, errOut, code := w.cli("autostart", "on"); code != 0 || out != "autostart: on (wrote "+runKey+"\\ocm-tray)\n" {
+		w.t.Fatalf("autostart on: exit %d, %q %q", code, out, errOut)
+	}
+	if out, code := reg("query", runKey, "/v", "ocm-tray"); code != 0 || !strings.Contains(out, `"`+winPath(w.agent)+`"`) {
+		w.t.Fatalf("reg query after autostart on: exit %d\n%s", code, out)
+	}
+	status("autostart: on")
+	// Task Manager's Startup tab switches an entry off with this mark;
+	// `autostart on` switches it on again.
+	if out, code := reg("add", approved, "/v", "ocm-tray", "/t", "REG_BINARY", "/d", "030000000000000000000000", "/f"); code != 0 {
+		w.t.Fatalf("reg add: exit %d\n%s", code, out)
+	}
+	status("autostart: off")
+	w.cli("autostart", "on")
+	status("autostart: on")
+	if out, _, code := w.cli("autostart", "off"); code != 0 || !strings.HasPrefix(out, "autostart: off (removed ") {
+		w.t.Fatalf("autostart off: exit %d, %q", code, out)
+	}
+	if out, code := reg("query", runKey, "/v", "ocm-tray"); code == 0 {
+		w.t.Fatalf("the Run value is still there after autostart off:\n%s", out)
+	}
+	status("autostart: off")
 }
