@@ -21,10 +21,6 @@ const (
 	valueName   = "ocm-tray"
 )
 
-// ErrInvalidExe is returned by Enable for an executable path that cannot, or
-// should not, be written into the Run key.
-var ErrInvalidExe = errors.New("autostart: unusable executable path")
-
 // Status is what Check found.
 type Status struct {
 	// Enabled: the Run value exists and Task Manager has not switched it off.
@@ -46,7 +42,8 @@ func Entry(exe string) string { return `"` + exe + `"` }
 
 // Enable sets the Run value to start exe, the absolute path of the running
 // binary, and clears Task Manager's "disabled" mark if it set one. It
-// returns the value's name.
+// returns the value's name. A binary in a temporary or build-cache folder is
+// refused with ErrTemporaryExe: install it first.
 func Enable(exe string) (path string, err error) {
 	path = EntryPath()
 	if err := checkExe(exe); err != nil {
@@ -137,14 +134,17 @@ func Describe(s Status) string {
 // UnitNote is always "": Windows has no systemd user unit to compete with.
 func UnitNote(Status) string { return "" }
 
-// checkExe refuses a relative path (a login starts programs elsewhere) and
-// characters a Run command line cannot carry.
+// checkExe refuses a relative path (a login starts programs elsewhere),
+// characters a Run command line cannot carry, and a temporary build.
 func checkExe(exe string) error {
 	if !filepath.IsAbs(exe) {
 		return fmt.Errorf("%w: %q is not absolute", ErrInvalidExe, exe)
 	}
 	if strings.ContainsRune(exe, '"') || strings.IndexFunc(exe, unicode.IsControl) >= 0 {
 		return fmt.Errorf("%w: %q contains a quote or a control character", ErrInvalidExe, exe)
+	}
+	if where := temporaryFolder(exe); where != "" {
+		return fmt.Errorf("%w: %s is in %s", ErrTemporaryExe, exe, where)
 	}
 	return nil
 }

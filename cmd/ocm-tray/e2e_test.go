@@ -204,22 +204,34 @@ func (e *env) poll(d time.Duration, what string, ok func() bool) {
 // status returns the agent's status as a generic JSON object.
 func (e *env) status() map[string]any {
 	e.t.Helper()
-	out, errOut, code := e.cli("status", "--json")
-	if code != 0 {
-		e.t.Fatalf("status --json: exit %d: %s", code, errOut)
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(out), &m); err != nil {
-		e.t.Fatalf("status --json printed %q: %v", out, err)
-	}
-	return m
+	return statusVia(e.t, e.cli)
 }
 
 func (e *env) waitState(state string) map[string]any {
 	e.t.Helper()
+	return waitStateVia(state, func(what string, ok func() bool) { e.poll(15*time.Second, what, ok) }, e.status)
+}
+
+// statusVia runs `status --json` through cli and parses what it printed.
+func statusVia(t *testing.T, cli func(args ...string) (string, string, int)) map[string]any {
+	t.Helper()
+	out, errOut, code := cli("status", "--json")
+	if code != 0 {
+		t.Fatalf("status --json: exit %d: %s", code, errOut)
+	}
 	var m map[string]any
-	e.poll(15*time.Second, "state "+state, func() bool {
-		m = e.status()
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("status --json printed %q: %v", out, err)
+	}
+	return m
+}
+
+// waitStateVia polls status until the agent is in state, and returns that
+// status.
+func waitStateVia(state string, poll func(what string, ok func() bool), status func() map[string]any) map[string]any {
+	var m map[string]any
+	poll("state "+state, func() bool {
+		m = status()
 		return m["state"] == state
 	})
 	return m

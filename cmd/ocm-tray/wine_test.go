@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -161,25 +160,12 @@ func readFile(p string) string {
 
 func (w *wineEnv) status() map[string]any {
 	w.t.Helper()
-	out, errOut, code := w.cli("status", "--json")
-	if code != 0 {
-		w.t.Fatalf("status --json: exit %d: %s", code, errOut)
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(out), &m); err != nil {
-		w.t.Fatalf("status --json printed %q: %v", out, err)
-	}
-	return m
+	return statusVia(w.t, w.cli)
 }
 
 func (w *wineEnv) waitState(state string) map[string]any {
 	w.t.Helper()
-	var m map[string]any
-	w.poll("state "+state, func() bool {
-		m = w.status()
-		return m["state"] == state
-	})
-	return m
+	return waitStateVia(state, w.poll, w.status)
 }
 
 func (w *wineEnv) poll(what string, ok func() bool) {
