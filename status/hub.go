@@ -50,9 +50,9 @@ type Hub struct {
 	cutOff  int  // subscriptions ended for falling behind
 }
 
-// NewHub returns a hub whose current status is initial.
+// NewHub returns a hub whose current status is initial, bounded.
 func NewHub(initial Status) *Hub {
-	return &Hub{cur: initial, subs: map[*Subscription]struct{}{}, pokes: map[chan struct{}]struct{}{}}
+	return &Hub{cur: initial.Bounded(), subs: map[*Subscription]struct{}{}, pokes: map[chan struct{}]struct{}{}}
 }
 
 // Status returns the current status.
@@ -63,8 +63,11 @@ func (h *Hub) Status() Status {
 }
 
 // Publish makes st current and hands it to every reader without blocking;
-// a subscriber whose queue is full is cut off with ErrSlowSubscriber.
+// a subscriber whose queue is full is cut off with ErrSlowSubscriber. What
+// readers get is st.Bounded(): no reader has to guard against a field of
+// megabytes.
 func (h *Hub) Publish(st Status, at time.Time) {
+	st = st.Bounded()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cur = st

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // State names one variant of Status. The strings are the JSON "state" values
@@ -64,6 +65,37 @@ func PortInUse(port int) string { return fmt.Sprintf("port %d%s", port, portInUs
 // (the "failures" notification level reports it; a gate refusal it does not).
 func (s Status) PortConflict() bool {
 	return s.State == NotSpawning && strings.HasPrefix(s.Reason, "port ") && strings.HasSuffix(s.Reason, portInUseSuffix)
+}
+
+// MaxField bounds each text field of a published status (Bounded). It is far
+// more than a person reads, and little enough that a status line stays
+// small whatever a settings file or a crashing server wrote: 20,000 bad
+// flags once made a settings_error of over a megabyte.
+const MaxField = 4096
+
+// Bounded returns s with every text field cut to at most MaxField bytes (on
+// a character boundary, the cut marked with "…"). The hub publishes only
+// bounded statuses, so the tray, notifications and the control socket all
+// read the same bounded text.
+func (s Status) Bounded() Status {
+	for _, f := range []*string{&s.Reason, &s.LastError, &s.Model, &s.SettingsError, &s.Warning} {
+		*f = cut(*f, MaxField)
+	}
+	return s
+}
+
+// cut shortens s to at most n bytes, cutting on a character boundary and
+// marking the cut with "…".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	i := n - len(mark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + mark
 }
 
 // Equal reports whether two statuses would serialise alike (ignoring Since),

@@ -2,8 +2,11 @@ package status
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestStatusJSONShapes(t *testing.T) {
@@ -73,6 +76,67 @@ func TestTransitionTable(t *testing.T) {
 	for _, to := range []State{Running, Restarting, FailedAfterMaxRestarts} {
 		if LegalTransition("", to) {
 			t.Errorf("initial -> %s allowed", to)
+		}
+	}
+}
+
+// Every text field is bounded, whatever its size: found by reflection, so a
+// field added later without a bound fails here.
+func TestBounded(t *testing.T) {
+	huge := strings.Repeat("é", 3*MaxField) // two bytes each: cuts land mid-character
+	var st Status
+	v := reflect.ValueOf(&st).Elem()
+	var names []string
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			f.SetString(huge)
+			names = append(names, v.Type().Field(i).Name)
+		}
+	}
+	st.State, st.PID, st.Attempt = Restarting, 42, 2
+	b := st.Bounded()
+	bv := reflect.ValueOf(b)
+	for _, name := range names {
+		if name == "State" {
+			continue
+		}
+		got := bv.FieldByName(name).String()
+		if len(got) > MaxField || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") || !strings.HasPrefix(huge, strings.TrimSuffix(got, "…")) {
+			t.Errorf("Bounded().%s: %d bytes, valid UTF-8 %v, ends %q", name, len(got), utf8.ValidString(got), got[max(0, len(got)-8):])
+		}
+	}
+	if b.State != Restarting || b.PID != 42 || b.Attempt != 2 {
+		t.Errorf("Bounded changed the other fields: %+v", b)
+	}
+	short := Status{State: NotSpawning, Reason: "model file x.gguf not found", Model: "x"}
+	if short.Bounded() != short {
+		t.Errorf("Bounded changed a short status: %+v", short.Bounded())
+	}
+	exact := Status{State: NotSpawning, Reason: strings.Repeat("a", MaxField)}
+	if exact.Bounded() != exact {
+		t.Error("Bounded cut a field of exactly MaxField bytes")
+	}
+}
+
+// What the hub hands out is bounded: its current status and every event.
+func TestHubPublishesBounded(t *testing.T) {
+	huge := strings.Repeat("x", 1<<20)
+	h := NewHub(Status{State: NotSpawning, Reason: huge})
+	if n := len(h.Status().Reason); n > MaxField {
+		t.Fatalf("initial reason %d bytes", n)
+	}
+	sub := h.Subscribe(4)
+	defer sub.Close()
+	<-sub.C
+	h.Publish(Status{State: Running, PID: 1, SettingsError: huge, Warning: huge}, time.Now())
+	ev := <-sub.C
+	for _, st := range []Status{ev.Status, h.Status()} {
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 3*MaxField {
+			t.Fatalf("published status is %d bytes of JSON", len(b))
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestTooltipAndMenuTitle(t *testing.T) {
@@ -100,5 +102,42 @@ func TestNextTick(t *testing.T) {
 		if want := since.Add(c.want); !got.Equal(want) {
 			t.Errorf("%s at %v: tick at %v, want %v", c.st, c.now, got.Sub(since), c.want)
 		}
+	}
+}
+
+// The texts a person reads carry no terminal escapes or other control
+// characters, whatever the fields hold: they come from a settings file and
+// from llama-server's stderr, and `ocm-tray status` prints them to a
+// terminal.
+func TestTextsArePrintable(t *testing.T) {
+	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	hostile := "a\x1b[2J\x1b]0;owned\x07b\u009b31mc\x00d\re\tf\u202eg\xffh\u2066i"
+	for _, st := range []Status{
+		{State: NotSpawning, Reason: hostile, Model: hostile, SettingsError: hostile, Warning: hostile},
+		{State: Restarting, Attempt: 1, LastError: hostile + "\nsecond line", Model: hostile},
+		{State: FailedAfterMaxRestarts, Attempts: 2, LastError: hostile},
+		{State: Running, PID: 1, Model: hostile},
+		{State: Stopped, Warning: hostile},
+	} {
+		for name, text := range map[string]string{
+			"TooltipAt":   TooltipAt(st, now),
+			"MenuTitleAt": MenuTitleAt(st, now),
+			"OneLine":     OneLine(st),
+		} {
+			if !utf8.ValidString(text) {
+				t.Errorf("%s(%s) is not UTF-8: %q", name, st.State, text)
+			}
+			for _, r := range text {
+				if (r != '\n' || name != "TooltipAt") && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+					t.Errorf("%s(%s) holds %U: %q", name, st.State, r, text)
+					break
+				}
+			}
+		}
+	}
+	// What is not a control stays readable; each control shows as U+FFFD.
+	got := TooltipAt(Status{State: Stopped, Warning: hostile}, now)
+	if want := "llama-server stopped\nWarning: a�[2J�]0;owned�b�31mc�d e f�g�h�i"; got != want {
+		t.Errorf("TooltipAt:\n got %q\nwant %q", got, want)
 	}
 }
