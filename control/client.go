@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -34,7 +35,10 @@ type Client struct {
 }
 
 // Dial connects to the agent's control socket. When nobody answers the
-// error wraps ErrNoAgent.
+// error wraps ErrNoAgent. A socket served by another user is refused: the
+// runtime directory is private, but a socket is trusted only when the
+// kernel says the process behind it is ours, so that no other user can
+// answer `status` or receive `stop` and `quit` in our agent's place.
 func Dial(socketPath string) (*Client, error) {
 	nc, err := dial(socketPath)
 	if err != nil {
@@ -44,6 +48,9 @@ func Dial(socketPath string) (*Client, error) {
 }
 
 func dial(path string) (net.Conn, error) {
+	if err := CheckSocketPath(path); err != nil {
+		return nil, err
+	}
 	nc, err := dialAddr(path, dialTimeout)
 	if err != nil {
 		if isNoAgent(err) {
@@ -51,7 +58,27 @@ func dial(path string) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	if err := checkPeer(nc, path); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	return nc, nil
+}
+
+// checkPeer refuses a socket whose listener runs as another user.
+func checkPeer(nc net.Conn, path string) error {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	uid, known, err := peerUID(uc)
+	if err != nil {
+		return fmt.Errorf("control socket %s: reading who serves it: %w", path, err)
+	}
+	if me := os.Getuid(); known && uid != me {
+		return fmt.Errorf("control socket %s is served by uid %d, not by you (uid %d): not talking to it; another user may have put it there (remove it, or set XDG_RUNTIME_DIR to a directory of yours)", path, uid, me)
+	}
+	return nil
 }
 
 // Close closes the client and cuts any request in flight.
@@ -254,6 +281,9 @@ func replyError(readErr, writeErr error) error {
 	}
 	if errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded) {
 		return readErr
+	}
+	if errors.Is(readErr, errLineTooLong) {
+		return fmt.Errorf("control socket: the agent's reply is longer than %d KiB, far more than any status; not reading it (is the agent the same version as this command?)", maxReply>>10)
 	}
 	return fmt.Errorf("control socket: %w", readErr)
 }

@@ -27,8 +27,12 @@ const (
 	// closeGrace bounds the writes Close still lets through: the answers to
 	// pending quits and the last lines of watch streams.
 	closeGrace = 2 * time.Second
-	// maxConns caps the connections served at once.
-	maxConns = 64
+	// maxRequests caps the connections served at once that are not
+	// watching: those waiting for their request line and those being
+	// answered. maxWatchers caps the watch streams, separately, so that
+	// watchers, however many, never keep a status, stop or quit out.
+	maxRequests = 64
+	maxWatchers = 64
 	// watchBuffer is how many status changes a watcher may fall behind.
 	watchBuffer = 64
 	// probeTimeout bounds Listen's check whether someone answers on an
@@ -49,7 +53,8 @@ type Server struct {
 	unlink func() error
 
 	requestTimeout time.Duration // a field so tests can shorten it
-	maxConns       int
+	maxRequests    int
+	maxWatchers    int
 
 	quitOnce sync.Once
 	closing  chan struct{} // closed by Close
@@ -57,9 +62,10 @@ type Server struct {
 	mu            sync.Mutex
 	closed        bool
 	closeDeadline time.Time
-	conns         map[net.Conn]struct{}
-	serveWG       sync.WaitGroup // Serve calls
-	connWG        sync.WaitGroup // connection goroutines
+	conns         map[net.Conn]bool // true once the connection is a watcher
+	watchers      int               // the conns that are watchers
+	serveWG       sync.WaitGroup    // Serve calls
+	connWG        sync.WaitGroup    // connection goroutines
 }
 
 // Listen binds the control socket at socketPath (from Address), mode 0600. A
@@ -78,6 +84,9 @@ func Listen(socketPath string, src Source, quit func(), log *slog.Logger) (*Serv
 	if quit == nil {
 		quit = func() {}
 	}
+	if err := CheckSocketPath(socketPath); err != nil {
+		return nil, err
+	}
 	ln, unlink, err := listen(socketPath)
 	if err != nil {
 		return nil, err
@@ -89,9 +98,10 @@ func Listen(socketPath string, src Source, quit func(), log *slog.Logger) (*Serv
 		ln:             ln,
 		unlink:         unlink,
 		requestTimeout: requestTimeout,
-		maxConns:       maxConns,
+		maxRequests:    maxRequests,
+		maxWatchers:    maxWatchers,
 		closing:        make(chan struct{}),
-		conns:          map[net.Conn]struct{}{},
+		conns:          map[net.Conn]bool{},
 	}, nil
 }
 
@@ -170,7 +180,8 @@ func retryAccept(err error) bool {
 }
 
 // serveConn starts a connection's goroutine, or turns the connection away
-// when the server is closing or full.
+// when the server is closing or serving too many requests. Watchers do not
+// count here: they have their own cap (startWatch).
 func (s *Server) serveConn(nc net.Conn) {
 	s.mu.Lock()
 	if s.closed {
@@ -178,16 +189,16 @@ func (s *Server) serveConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.maxConns {
+	if len(s.conns)-s.watchers >= s.maxRequests {
 		s.mu.Unlock()
-		s.log.Warn("control socket: too many connections", "max", s.maxConns)
+		s.log.Warn("control socket: too many requests at once", "max", s.maxRequests)
 		// A fresh socket's send buffer is empty: this write does not block.
 		nc.SetWriteDeadline(time.Now().Add(closeGrace))
-		nc.Write(append(errorLine(fmt.Sprintf("too many connections (max %d)", s.maxConns)), '\n'))
+		nc.Write(append(errorLine(fmt.Sprintf("too many requests at once (max %d)", s.maxRequests)), '\n'))
 		nc.Close()
 		return
 	}
-	s.conns[nc] = struct{}{}
+	s.conns[nc] = false
 	nc.SetReadDeadline(time.Now().Add(s.requestTimeout))
 	s.connWG.Add(1)
 	s.mu.Unlock()
@@ -199,6 +210,9 @@ func (s *Server) handle(nc net.Conn) {
 	defer func() {
 		nc.Close()
 		s.mu.Lock()
+		if s.conns[nc] {
+			s.watchers--
+		}
 		delete(s.conns, nc)
 		s.mu.Unlock()
 	}()
@@ -245,10 +259,28 @@ func (s *Server) handle(nc net.Conn) {
 		<-s.closing
 		s.write(nc, okLine)
 	case cmdWatch:
+		if !s.startWatch(nc) {
+			s.log.Warn("control socket: too many watchers", "max", s.maxWatchers)
+			s.write(nc, errorLine(fmt.Sprintf("too many watchers (max %d)", s.maxWatchers)))
+			return
+		}
 		s.watch(nc)
 	default:
 		s.write(nc, errorLine(fmt.Sprintf("unknown command %q", req.Cmd)))
 	}
+}
+
+// startWatch moves nc from the requests to the watchers; false when the
+// watchers are at their cap.
+func (s *Server) startWatch(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watchers >= s.maxWatchers {
+		return false
+	}
+	s.conns[nc] = true
+	s.watchers++
+	return true
 }
 
 // watch streams status changes until the feed ends, the peer goes away or

@@ -346,10 +346,10 @@ func TestIdleClientIsDropped(t *testing.T) {
 	}
 }
 
-func TestConnectionCap(t *testing.T) {
+func TestRequestCap(t *testing.T) {
 	noLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(),
-		func(s *Server) { s.maxConns = 2 })
+		func(s *Server) { s.maxRequests = 2 })
 	var idle []net.Conn
 	for range 2 {
 		nc, err := net.Dial("unix", ts.path)
@@ -360,8 +360,8 @@ func TestConnectionCap(t *testing.T) {
 		idle = append(idle, nc)
 	}
 	// Accepted in order: the third connection finds the server full.
-	if _, err := dialT(t, ts.path).Status(ctxT(t)); err == nil || !strings.Contains(err.Error(), "too many connections (max 2)") {
-		t.Fatalf("third connection: %v, want too many connections", err)
+	if _, err := dialT(t, ts.path).Status(ctxT(t)); err == nil || !strings.Contains(err.Error(), "too many requests at once (max 2)") {
+		t.Fatalf("third connection: %v, want too many requests", err)
 	}
 	idle[0].Close()
 	eventually(t, "a slot to free up", func() bool {

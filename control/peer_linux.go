@@ -1,0 +1,27 @@
+package control
+
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// peerUID returns the uid of the process at the other end of c, as the
+// kernel recorded it when that process called listen or connect.
+func peerUID(c *net.UnixConn) (uid int, known bool, err error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return 0, false, err
+	}
+	if cerr != nil {
+		return 0, false, cerr
+	}
+	return int(cred.Uid), true, nil
+}

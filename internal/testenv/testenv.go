@@ -1,0 +1,36 @@
+// Package testenv is what tests ask of the machine they run on, and how they
+// bow out when the machine cannot give it: skipped locally, with the
+// reason, but failed under CI=true, where a skip would hide a broken test
+// bed.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// Skip skips t with reason, or fails it when CI=true.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(reason + " (CI=true makes this a failure)")
+	}
+	t.Skip(reason)
+}
+
+// NeedRoot skips t (fails it under CI=true) unless the test runs as root,
+// which tests that act as a second user need: only root can start a process
+// under another uid or give a file away.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "needs root to act as a second user (uid 65534); run the tests as root, as CI does")
+	}
+}
+
+// OtherUID and OtherGID are the second user such tests act as: nobody and
+// nogroup on Debian, and unused by anything else a test touches.
+const (
+	OtherUID = 65534
+	OtherGID = 65534
+)
