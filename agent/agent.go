@@ -62,7 +62,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer logFile.Close()
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(opts.Stderr, logFile), nil))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(&untilError{w: opts.Stderr}, logFile), nil))
 
 	lock, err := control.AcquireLock(paths.LockFile())
 	var already *control.AlreadyRunningError
@@ -112,7 +112,7 @@ func (a *agent) run(parent context.Context) error {
 	}
 	srv, err := control.Listen(addr, control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return err // it names the control socket
 	}
 
 	var wg sync.WaitGroup
@@ -304,4 +304,26 @@ func (a *agent) open(path string) {
 	if err := openPath(path); err != nil {
 		a.log.Warn("cannot open", "path", path, "err", err)
 	}
+}
+
+// untilError passes writes to w until one fails, and from then on drops
+// them, saying they succeeded. The agent logs to its stderr and its log
+// file through one io.MultiWriter, which stops at the first writer that
+// fails: when stderr is a pipe whose reader went away (`ocm-tray 2>&1 |
+// head`), the log file must still get every line.
+type untilError struct {
+	w      io.Writer
+	mu     sync.Mutex
+	failed bool
+}
+
+func (u *untilError) Write(p []byte) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.failed {
+		if _, err := u.w.Write(p); err != nil {
+			u.failed = true
+		}
+	}
+	return len(p), nil
 }

@@ -33,6 +33,10 @@ func dial(stderr io.Writer) (*control.Client, int) {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return nil, exitError
 	}
+	if err := control.CheckSocketPath(paths.Socket()); err != nil {
+		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
+		return nil, exitError
+	}
 	// Another user able to write there could put a socket of theirs in
 	// our agent's place: check the directory as the agent does.
 	if err := settings.CheckRuntimeDir(paths.RuntimeDir); errors.Is(err, fs.ErrNotExist) {
@@ -78,9 +82,12 @@ func cmdStatus(c *command, o opts, stdout, stderr io.Writer) int {
 	defer cl.Close()
 
 	if o.on("watch") {
-		// Ctrl-C ends the watch, not the agent.
+		// Ctrl-C ends the watch, not the agent; so does the reader of our
+		// output going away.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		ctx, stopOutput := whileOutputRead(ctx, stdout)
+		defer stopOutput()
 		err := cl.Watch(ctx, func(line []byte, ev status.Event) error {
 			if o.on("json") {
 				_, err := fmt.Fprintf(stdout, "%s\n", line)

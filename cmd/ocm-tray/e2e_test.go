@@ -150,6 +150,19 @@ func (e *env) startAgentWith(bin string, vars []string, args ...string) *agentPr
 	cmd.Env = vars
 	errb := &fakellamatest.Output{}
 	cmd.Stderr = errb
+	a := e.launch(cmd, errb)
+	// Ready when the CLI reaches it.
+	e.poll(10*time.Second, "the agent answering", func() bool {
+		_, _, code := e.cli("status", "--json")
+		return code == 0
+	})
+	return a
+}
+
+// launch starts an agent command as it is set up (stderr, when the test
+// keeps it, is errb); Cleanup stops it if the test did not.
+func (e *env) launch(cmd *exec.Cmd, errb *fakellamatest.Output) *agentProc {
+	e.t.Helper()
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -170,11 +183,6 @@ func (e *env) startAgentWith(bin string, vars []string, args ...string) *agentPr
 				<-a.done
 			}
 		}
-	})
-	// Ready when the CLI reaches it.
-	e.poll(10*time.Second, "the agent answering", func() bool {
-		_, _, code := e.cli("status", "--json")
-		return code == 0
 	})
 	return a
 }
