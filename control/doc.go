@@ -25,9 +25,20 @@
 //     client keeps its side open: the server takes the end of its input for
 //     the watcher going away and ends the stream at once.
 //
-// Anything else (too long, not JSON, an unknown cmd, too many connections)
-// is answered with one {"error":"..."} line and the close; a client that
-// has not sent its request within 5 s is dropped. The lines the
+// Anything else (too long, not JSON, an unknown cmd, too many requests at
+// once, too many watchers) is answered with one {"error":"..."} line and the
+// close; a client that has not sent its request within 5 s is dropped.
+// Requests and watchers are capped separately, 64 each, so that watchers
+// never keep a command out. Every status line is bounded (status.Bounded):
+// the client accepts lines of up to 1 MiB.
+//
+// # Trust
+//
+// The socket is 0600 in a directory of mode 0700 that the agent and the
+// command line check (owner, mode, not a symlink). Dial also asks the
+// kernel for the listener's uid and refuses any but its own, so that a
+// socket of another user, wherever it comes from, never answers for our
+// agent. The lines the
 // client hands out are the server's bytes verbatim: `status --json` and
 // `status --watch --json` print them as they are.
 //
