@@ -112,7 +112,7 @@ func (a *agent) run(parent context.Context) error {
 	}
 	srv, err := control.Listen(addr, control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
 	if err != nil {
-		return err // it names the control socket
+		return err // it names the socket (or, on Windows, the pipe)
 	}
 
 	var wg sync.WaitGroup

@@ -30,7 +30,9 @@
 // close; a client that has not sent its request within 5 s is dropped.
 // Requests and watchers are capped separately, 64 each, so that watchers
 // never keep a command out. Every status line is bounded (status.Bounded):
-// the client accepts lines of up to 1 MiB.
+// the client accepts lines of up to 1 MiB. The lines the client hands out
+// are the server's bytes verbatim: `status --json` and `status --watch
+// --json` print them as they are.
 //
 // # Trust
 //
@@ -38,9 +40,7 @@
 // command line check (owner, mode, not a symlink). Dial also asks the
 // kernel for the listener's uid and refuses any but its own, so that a
 // socket of another user, wherever it comes from, never answers for our
-// agent. The lines the
-// client hands out are the server's bytes verbatim: `status --json` and
-// `status --watch --json` print them as they are.
+// agent. On Windows the pipe's security descriptor does that work.
 //
 // # Goroutines
 //
