@@ -23,7 +23,17 @@ const howToStart = "choose Start in the tray menu or run `ocm-tray start`"
 // happened and, where the user has to act, what to do.
 // logPath is the server's log file, named where the user should look; empty
 // names the command that prints it.
+//
+// The text is made printable (status.Printable): its fields come from a
+// settings file and llama-server's stderr, and a notification server may
+// refuse a message that is not valid UTF-8.
 func Compose(prev, next status.Status, logPath string) Message {
+	m := compose(prev, next, logPath)
+	m.Summary, m.Body = status.Printable(m.Summary), status.Printable(m.Body)
+	return m
+}
+
+func compose(prev, next status.Status, logPath string) Message {
 	if prev.State != "" && prev.State == next.State && !newAttempt(prev, next) &&
 		notSpawningCause(prev) == notSpawningCause(next) && settingsErrorAppeared(prev, next) {
 		// Only the settings changed: say that, not the state again.

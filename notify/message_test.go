@@ -3,6 +3,7 @@ package notify
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
@@ -97,5 +98,14 @@ func TestComposeWithoutLogPathNamesTheCommand(t *testing.T) {
 	m := Compose(status.Status{}, status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3, MaxRestarts: 3, LastError: "x"}, "")
 	if !strings.Contains(m.Body, "`ocm-tray logs`") {
 		t.Fatalf("body %q does not name `ocm-tray logs`", m.Body)
+	}
+}
+
+func TestComposeIsPrintable(t *testing.T) {
+	bad := status.Status{State: status.FailedAfterMaxRestarts, Attempts: 1, MaxRestarts: 1,
+		LastError: "exited with status 1: \x1b[31mred\x1b[0m \u202egnp.exe \xff"}
+	m := Compose(status.Status{}, bad, testLogPath)
+	if !utf8.ValidString(m.Body) || strings.ContainsAny(m.Body, "\x1b\u202e") {
+		t.Fatalf("body not printable: %q", m.Body)
 	}
 }

@@ -53,7 +53,7 @@ func TooltipAt(st Status, now time.Time) string {
 	if st.Warning != "" {
 		lines = append(lines, "Warning: "+clip(st.Warning, tooltipErrMax))
 	}
-	return printable(strings.Join(lines, "\n"))
+	return Printable(strings.Join(lines, "\n"))
 }
 
 // MenuTitleAt is MenuTitle with the clock passed in.
@@ -75,7 +75,7 @@ func MenuTitleAt(st Status, now time.Time) string {
 	if detail != "" {
 		s += ": " + oneLine(detail)
 	}
-	return printable(clip(s, menuTitleMax))
+	return Printable(clip(s, menuTitleMax))
 }
 
 // Summary is the status in a few words, the same everywhere a person
@@ -173,14 +173,14 @@ func oneLine(s string) string {
 	return strings.Join(parts, " / ")
 }
 
-// printable replaces what a terminal or a tray would act on rather than
+// Printable replaces what a terminal or a tray would act on rather than
 // show: control characters (a terminal escape starts with ESC or the C1
 // CSI), the bidirectional controls that reorder what is shown, and bytes
 // that are not UTF-8 all become U+FFFD; tabs and carriage returns become
 // spaces. Newlines stay: they separate the tooltip's lines. The fields come
 // from a settings file and from llama-server's stderr, and `ocm-tray
 // status` prints this text to a terminal.
-func printable(s string) string {
+func Printable(s string) string {
 	if utf8.ValidString(s) && strings.IndexFunc(s, unwanted) < 0 {
 		return s
 	}
@@ -201,7 +201,7 @@ func printable(s string) string {
 	return b.String()
 }
 
-// unwanted reports whether r is a character printable replaces.
+// unwanted reports whether r is a character Printable replaces.
 func unwanted(r rune) bool {
 	return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
 }

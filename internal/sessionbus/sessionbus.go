@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package sessionbus finds the user's D-Bus session bus, the one way the
 // tray and notifications both use, so they never disagree about which bus
 // (or whether there is one).
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -28,9 +31,16 @@ func Address() (string, error) {
 	if dir == "" {
 		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
 	}
+	// Only a socket of our own: a bus someone else put there would see
+	// every notification and could answer for the tray host.
 	sock := filepath.Join(dir, "bus")
-	if fi, err := os.Stat(sock); err == nil && fi.Mode().Type() == os.ModeSocket {
+	if fi, err := os.Stat(sock); err == nil && fi.Mode().Type() == os.ModeSocket && ownedByUs(fi) {
 		return "unix:path=" + dbus.EscapeBusAddressValue(sock), nil
 	}
 	return "", ErrNone
+}
+
+func ownedByUs(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package sessionbus
 
 import (
@@ -37,6 +39,16 @@ func TestAddress(t *testing.T) {
 	defer ln.Close()
 	if a, err := Address(); err != nil || a != "unix:path="+filepath.Join(dir, "bus") {
 		t.Fatalf("from XDG_RUNTIME_DIR: %q, %v", a, err)
+	}
+
+	// Someone else's socket is no bus of ours.
+	if os.Getuid() == 0 {
+		if err := os.Chown(filepath.Join(dir, "bus"), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := Address(); !errors.Is(err, ErrNone) {
+			t.Fatalf("another user's socket taken: %q, %v", a, err)
+		}
 	}
 
 	// "autolaunch:" is godbus's cue to run dbus-launch: never.
