@@ -95,8 +95,10 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 		return refuse("model file %s not found", tildePath(model))
 	case err != nil:
 		return refuse("model file %s cannot be read: %s", tildePath(model), errText(err))
-	case fi.IsDir():
-		return refuse("model file %s is a directory, not a .gguf file", tildePath(model))
+	case !fi.Mode().IsRegular():
+		// A pipe or a device would have llama-server block, or read for
+		// ever, while opening the model.
+		return refuse("model file %s is %s, not a .gguf file", tildePath(model), fileKind(fi.Mode()))
 	}
 	return Decision{Spawn: true, Binary: bin, ModelPath: model}
 }
@@ -137,7 +139,7 @@ func resolveBinary(b, in string, fsys FS) (path, reason string) {
 	case fi.IsDir():
 		return "", fmt.Sprintf("llama_server_binary %s is a directory: set it to the llama-server program inside it%s", shown, in)
 	case !fi.Mode().IsRegular():
-		return "", fmt.Sprintf("llama_server_binary %s is not a regular file%s", shown, in)
+		return "", fmt.Sprintf("llama_server_binary %s is %s, not a program%s", shown, fileKind(fi.Mode()), in)
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0:
 		return "", fmt.Sprintf("llama_server_binary %s is not executable: run chmod +x %s", shown, b)
 	}

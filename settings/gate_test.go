@@ -108,7 +108,7 @@ func TestGate(t *testing.T) {
 		{name: "binary is a directory", change: func(s *Settings) { s.LlamaServerBinary = "/opt/llama/" },
 			reason: "llama_server_binary /opt/llama is a directory: set it to the llama-server program inside it in ~/.config/ocm/settings.toml"},
 		{name: "binary not regular", change: func(s *Settings) { s.LlamaServerBinary = "/opt/fifo" },
-			reason: "llama_server_binary /opt/fifo is not a regular file in ~/.config/ocm/settings.toml"},
+			reason: "llama_server_binary /opt/fifo is a named pipe (FIFO), not a program in ~/.config/ocm/settings.toml"},
 		{name: "binary unreadable dir", change: func(s *Settings) { s.LlamaServerBinary = "/locked/llama-server" },
 			reason: "llama_server_binary /locked/llama-server cannot be checked: permission denied"},
 		{name: "bare name not on PATH", change: func(s *Settings) { s.LlamaServerBinary = "llama-cli" },

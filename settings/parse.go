@@ -30,44 +30,108 @@ const MaxFileSize = 1 << 20
 // A missing file at the default path (explicit = false) means defaults with
 // no problem: a fresh install has no file. An explicit --config that is
 // missing, and any path that is a directory, not a regular file, unreadable
-// or too large, is an error Problem. Load never creates or writes the file.
+// or too large, is an error Problem. Load never creates or writes the file,
+// and never blocks: a named pipe at the path is refused, not waited on.
 // The returned Settings are Defaults() when the file could not be read; when
 // HasErrors(problems), the caller must not use them (see Parse).
 func Load(path string, explicit bool) (Settings, []Problem) {
 	s := Defaults()
 	s.File = path
-	fail := func(msg, fix string) (Settings, []Problem) {
-		return s, []Problem{{File: path, Msg: msg, Fix: fix}}
+	data, p := readSettings(path, explicit)
+	if p != nil {
+		return s, []Problem{*p}
 	}
+	if data == nil {
+		return s, nil
+	}
+	return Parse(path, data)
+}
+
+// readSettings reads the file at path, at most MaxFileSize bytes. It
+// returns nil data and no problem for a missing file at the default path.
+//
+// The path is looked at before it is opened, so that a device is never
+// opened (opening some has side effects, such as rewinding a tape), and the
+// opened file is looked at again, since the path may have been replaced in
+// between: only a regular file is read.
+func readSettings(path string, explicit bool) ([]byte, *Problem) {
+	fail := func(msg, fix string) ([]byte, *Problem) {
+		return nil, &Problem{File: path, Msg: msg, Fix: fix}
+	}
+	readFail := func(err error) ([]byte, *Problem) {
+		if errors.Is(err, fs.ErrNotExist) && !explicit {
+			return nil, nil // removed since it was looked at: as if missing
+		}
+		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
+	}
+	notRegular := func(fi fs.FileInfo) ([]byte, *Problem) {
+		if fi.IsDir() {
+			return fail("is a directory, not a settings file", "point --config at the settings.toml file inside it")
+		}
+		fix := "point --config at a settings.toml file"
+		if !explicit {
+			fix = "move it away (mv " + path + " " + path + ".old) and write the settings there as a plain file"
+		}
+		return fail("is "+fileKind(fi.Mode())+", not a regular file", fix)
+	}
+	tooLarge := func(size string) ([]byte, *Problem) {
+		return fail("is "+size+"too large for a settings file", "check that --config names the settings.toml file")
+	}
+
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		return s, nil
+		return nil, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return fail("settings file not found", "check the --config path, or leave --config out to use "+defaultConfigHint)
 	case err != nil:
 		return fail("cannot read the settings file: "+errText(err), "check the path and its permissions")
-	case fi.IsDir():
-		return fail("is a directory, not a settings file", "point --config at the settings.toml file inside it")
 	case !fi.Mode().IsRegular():
-		return fail("is not a regular file", "point --config at a settings.toml file")
+		return notRegular(fi)
 	case fi.Size() > MaxFileSize:
-		return fail(fmt.Sprintf("is %d bytes, too large for a settings file", fi.Size()), "check that --config names the settings.toml file")
+		return tooLarge(fmt.Sprintf("%d bytes, ", fi.Size()))
 	}
-	f, err := os.Open(path)
+	f, err := openNoBlock(path)
 	if err != nil {
-		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
+		return readFail(err)
 	}
 	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return readFail(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return notRegular(fi)
+	}
 	// Read one byte past the limit: the file may have grown since Stat.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
+		return readFail(err)
 	}
 	if len(data) > MaxFileSize {
-		return fail("is too large for a settings file", "check that --config names the settings.toml file")
+		return tooLarge("")
 	}
-	return Parse(path, data)
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// fileKind names what a file that is not a regular file is, for messages.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	default:
+		return "a special file"
+	}
 }
 
 const defaultConfigHint = "$XDG_CONFIG_HOME/ocm/settings.toml"
