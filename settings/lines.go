@@ -9,49 +9,80 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// keyIndex maps a key path, as formatKey writes it ("supervisor.max_restarts",
-// "llama_server_args[1]"), to the 1-based line where it appears first.
+// keyIndex tells on which line a key, or an element of an array, appears
+// first.
 //
 // It exists because go-toml/v2 reports no positions for decoded values:
 // checks done after decoding (ranges, cross-field rules) would otherwise
 // name a key but not the line to look at.
-type keyIndex map[string]int
+//
+// Only keys up to maxIndexDepth parts deep are kept, since the settings have
+// no deeper ones to look up. That bound is what keeps the index linear in
+// the size of the file: storing every prefix of a 500,000-part dotted key
+// a.a.a... (each as long as the part count) would take memory quadratic in
+// the key's length, gigabytes for a file of a few kilobytes.
+type keyIndex struct {
+	keys  map[string]int   // key path, as formatKey writes it -> line
+	elems map[string][]int // key path of an array -> line of each element
+}
+
+// maxIndexDepth is the depth of the deepest settings key: a table and a key
+// in it, such as supervisor.max_restarts.
+const maxIndexDepth = 2
+
+// line returns the line of a key path such as "supervisor.max_restarts", or
+// 0 when it is not in the file.
+func (idx keyIndex) line(key string) int { return idx.keys[key] }
+
+// elemLine returns the line of element i of the array at key, or 0.
+func (idx keyIndex) elemLine(key string, i int) int {
+	if ls := idx.elems[key]; i >= 0 && i < len(ls) {
+		return ls[i]
+	}
+	return 0
+}
 
 // indexKeys walks the document with go-toml's AST parser. It is called only
 // on documents that already decoded, so a parse error here cannot happen; if
 // one did, the lines found so far are still right and the rest stay unknown.
 func indexKeys(data []byte) keyIndex {
-	idx := keyIndex{}
+	idx := keyIndex{keys: map[string]int{}, elems: map[string][]int{}}
 	lines := newLineTable(data)
 	var p unstable.Parser
 	p.Reset(data)
-	var table []string
+	var table []string // the current table's first parts, at most maxIndexDepth
+	depth := 0         // how many parts the current table's name has
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
+			table, depth = nil, 0
 			it := e.Key()
-			table = table[:0:0]
 			line := 0
 			for it.Next() {
 				n := it.Node()
 				if line == 0 {
 					line = lines.at(n.Raw.Offset)
 				}
-				table = append(table, string(n.Data))
-				idx.add(formatKey(table), line)
+				if depth++; depth <= maxIndexDepth {
+					table = append(table, string(n.Data))
+					idx.add(formatKey(table), line)
+				}
 			}
 		case unstable.KeyValue:
-			indexKeyValue(idx, lines, table, e)
+			indexKeyValue(idx, lines, table, depth, e)
 		}
 	}
 	return idx
 }
 
-// indexKeyValue records a key = value expression, every prefix of a dotted
-// key, the keys of an inline-table value and the elements of an array value.
-func indexKeyValue(idx keyIndex, lines lineTable, prefix []string, kv *unstable.Node) {
-	path := append([]string(nil), prefix...)
+// indexKeyValue records a key = value expression at depth parts below the
+// top (prefix holds the first of them): every prefix of a dotted key, the
+// keys of an inline-table value and the elements of an array value, as far
+// as maxIndexDepth.
+func indexKeyValue(idx keyIndex, lines lineTable, prefix []string, depth int, kv *unstable.Node) {
+	path := make([]string, len(prefix), maxIndexDepth)
+	copy(path, prefix)
 	line := 0
 	it := kv.Key()
 	for it.Next() {
@@ -59,21 +90,33 @@ func indexKeyValue(idx keyIndex, lines lineTable, prefix []string, kv *unstable.
 		if line == 0 {
 			line = lines.at(n.Raw.Offset)
 		}
-		path = append(path, string(n.Data))
-		idx.add(formatKey(path), line)
+		if depth++; depth <= maxIndexDepth {
+			path = append(path, string(n.Data))
+			idx.add(formatKey(path), line)
+		}
+	}
+	if depth > maxIndexDepth {
+		return
 	}
 	v := kv.Value()
 	switch v.Kind {
 	case unstable.InlineTable:
+		if depth == maxIndexDepth {
+			return // its keys would be deeper
+		}
 		c := v.Children()
 		for c.Next() {
 			if n := c.Node(); n.Kind == unstable.KeyValue {
-				indexKeyValue(idx, lines, path, n)
+				indexKeyValue(idx, lines, path, depth, n)
 			}
 		}
 	case unstable.Array:
+		key := formatKey(path)
+		if _, ok := idx.elems[key]; ok {
+			return
+		}
+		var ls []int
 		c := v.Children()
-		i := 0
 		for c.Next() {
 			n := c.Node()
 			if n.Kind == unstable.Comment {
@@ -83,15 +126,15 @@ func indexKeyValue(idx keyIndex, lines lineTable, prefix []string, kv *unstable.
 			if n.Raw.Length > 0 {
 				l = lines.at(n.Raw.Offset)
 			}
-			idx.add(formatKey(path)+"["+strconv.Itoa(i)+"]", l)
-			i++
+			ls = append(ls, l)
 		}
+		idx.elems[key] = ls
 	}
 }
 
 func (idx keyIndex) add(key string, line int) {
-	if _, ok := idx[key]; !ok && line > 0 {
-		idx[key] = line
+	if _, ok := idx.keys[key]; !ok && line > 0 {
+		idx.keys[key] = line
 	}
 }
 
@@ -150,17 +193,28 @@ func isBareKey(s string) bool {
 // best effort by text (the document did not parse); "" when nothing looks
 // like a key.
 func keyOnLine(data []byte, line int) string {
-	ls := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(ls) {
+	if line < 1 {
 		return ""
 	}
+	// Walk the lines without splitting the document: only header lines are
+	// looked at closely, so a file of many lines costs no allocation each.
 	var table []string
-	for i := 0; i < line-1; i++ {
-		if h, ok := headerName(ls[i]); ok {
-			table = h
+	for i := 1; i < line; i++ {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			return ""
 		}
+		if t := bytes.TrimSpace(data[:end]); len(t) > 0 && t[0] == '[' {
+			if h, ok := headerName(t); ok {
+				table = h
+			}
+		}
+		data = data[end+1:]
 	}
-	text := bytes.TrimSpace(ls[line-1])
+	if end := bytes.IndexByte(data, '\n'); end >= 0 {
+		data = data[:end]
+	}
+	text := bytes.TrimSpace(data)
 	if h, ok := headerName(text); ok {
 		return formatKey(h)
 	}

@@ -163,6 +163,11 @@ func Parse(file string, data []byte) (Settings, []Problem) {
 	// Dropping it keeps offsets and line numbers of the rest intact.
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 
+	if line := overPieces(data); line > 0 {
+		return s, []Problem{{File: file, Line: line, Key: keyOnLine(data, line),
+			Msg: fmt.Sprintf("the file has more than %d keys, values and tables, far more than a settings file", MaxPieces),
+			Fix: "check that --config names the settings.toml file; remove what does not belong in it"}}
+	}
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		return s, []Problem{syntaxProblem(file, data, err)}
@@ -234,7 +239,7 @@ type checker struct {
 }
 
 func (c *checker) problem(key, msg, fix string) Problem {
-	return Problem{File: c.file, Line: c.lines[key], Key: key, Msg: msg, Fix: fix}
+	return Problem{File: c.file, Line: c.lines.line(key), Key: key, Msg: msg, Fix: fix}
 }
 
 func (c *checker) typeErr(key, msg, fix string) {
@@ -256,7 +261,7 @@ func (c *checker) warnings() []Problem {
 	var ws []Problem
 	if len(c.unknown) > 0 {
 		sort.SliceStable(c.unknown, func(i, j int) bool {
-			li, lj := c.lines[c.unknown[i]], c.lines[c.unknown[j]]
+			li, lj := c.lines.line(c.unknown[i]), c.lines.line(c.unknown[j])
 			if li != lj {
 				return li < lj
 			}
@@ -267,7 +272,7 @@ func (c *checker) warnings() []Problem {
 			msg = "unknown keys, ignored"
 		}
 		ws = append(ws, Problem{
-			File: c.file, Line: c.lines[c.unknown[0]], Key: strings.Join(c.unknown, ", "),
+			File: c.file, Line: c.lines.line(c.unknown[0]), Key: strings.Join(c.unknown, ", "),
 			Msg: msg, Fix: "check the spelling; keys a newer ocm-tray knows are ignored by this one", Warning: true,
 		})
 	}
@@ -447,13 +452,13 @@ func (c *checker) strings(key string, v any) []string {
 	for i, e := range arr {
 		s, ok := e.(string)
 		if !ok {
-			ek := key + "[" + strconv.Itoa(i) + "]"
 			p := c.problem(key, fmt.Sprintf("element %d must be a string, not %s", i+1, typeName(e)), `quote every argument: `+examples[key])
-			if l := c.lines[ek]; l > 0 {
+			if l := c.lines.elemLine(key, i); l > 0 {
 				p.Line = l
 			}
+			// Only the first type error is reported: stop at it.
 			c.typeErrs = append(c.typeErrs, p)
-			continue
+			return nil
 		}
 		out = append(out, s)
 	}
@@ -550,7 +555,7 @@ func (c *checker) validate(s *Settings) {
 
 func (c *checker) errorArg(key string, i int, fix, format string, args ...any) {
 	p := c.problem(key, fmt.Sprintf(format, args...), fix)
-	if l := c.lines[key+"["+strconv.Itoa(i)+"]"]; l > 0 {
+	if l := c.lines.elemLine(key, i); l > 0 {
 		p.Line = l
 	}
 	c.errs = append(c.errs, p)
