@@ -52,7 +52,7 @@ func overPieces(data []byte) int {
 // skipString skips the string that starts at data[i] (a quote) and returns
 // the index of its last byte and how many newlines it spans. A one-line
 // string ends at its closing quote or, unterminated, before the end of the
-// line; a multi-line string ("""...""" or ”'...”') ends at the closing
+// line; a multi-line string (three double or three single quotes) ends at the closing
 // triple quote and up to two more quotes right after it, which TOML reads
 // as part of the content.
 func skipString(data []byte, i int) (end, newlines int) {
