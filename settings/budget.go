@@ -52,9 +52,9 @@ func overPieces(data []byte) int {
 // skipString skips the string that starts at data[i] (a quote) and returns
 // the index of its last byte and how many newlines it spans. A one-line
 // string ends at its closing quote or, unterminated, before the end of the
-// line; a multi-line string (three double or three single quotes) ends at the closing
-// triple quote and up to two more quotes right after it, which TOML reads
-// as part of the content.
+// line; a multi-line string (opened by three quotes) ends at the closing
+// three and up to two more quotes right after them, which TOML reads as
+// part of the content.
 func skipString(data []byte, i int) (end, newlines int) {
 	q := data[i]
 	escapes := q == '"' // basic strings have escapes, literal ones do not
