@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -211,10 +210,10 @@ func (a *agent) config(s settings.Settings, problems []settings.Problem) supervi
 	switch chooseSettings(!settings.HasErrors(problems), a.haveGood) {
 	case keepLastGood:
 		cfg := a.build(a.lastGood)
-		cfg.SettingsError = errorText(problems)
+		cfg.SettingsError = settings.ErrorText(problems)
 		return cfg
 	case refuseAll:
-		return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: errorText(problems)}
+		return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: settings.ErrorText(problems)}
 	}
 	return a.build(s)
 }
@@ -245,17 +244,6 @@ func (a *agent) logProblems(problems []settings.Problem) {
 			a.log.Error("settings", "problem", p.String())
 		}
 	}
-}
-
-// errorText joins the error problems into one settings_error line.
-func errorText(problems []settings.Problem) string {
-	var parts []string
-	for _, p := range problems {
-		if !p.Warning {
-			parts = append(parts, p.String())
-		}
-	}
-	return strings.Join(parts, "; ")
 }
 
 // notifyLoop feeds every status change to the notifier. The notifier drains

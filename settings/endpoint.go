@@ -19,31 +19,31 @@ func Endpoint(s Settings) (host string, port int, err error) {
 		raw = DefaultBaseURL
 	}
 	if hasControl(raw) {
-		return "", 0, fmt.Errorf("%q contains a control character", raw)
+		return "", 0, fmt.Errorf("%s contains a control character", quote(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || u.Host == "" {
-		return "", 0, fmt.Errorf("%q is not a URL like %s", raw, DefaultBaseURL)
+		return "", 0, fmt.Errorf("%s is not a URL like %s", quote(raw), DefaultBaseURL)
 	}
 	if u.Scheme != "http" {
 		// llama-server as ocm-tray runs it speaks plain HTTP, and the health
 		// probes use http://: an https URL would never come up healthy.
-		return "", 0, fmt.Errorf("%q uses %q: llama-server is run and probed over plain http", raw, u.Scheme+"://")
+		return "", 0, fmt.Errorf("%s uses %s: llama-server is run and probed over plain http", quote(raw), quote(u.Scheme+"://"))
 	}
 	if u.User != nil {
-		return "", 0, fmt.Errorf("%q carries a user name or password, which llama-server does not use", raw)
+		return "", 0, fmt.Errorf("%s carries a user name or password, which llama-server does not use", quote(raw))
 	}
 	host = u.Hostname()
 	if !validHost(host) {
-		return "", 0, fmt.Errorf("%q has no valid host", raw)
+		return "", 0, fmt.Errorf("%s has no valid host", quote(raw))
 	}
 	p := u.Port()
 	if p == "" {
-		return "", 0, fmt.Errorf("%q has no port", raw)
+		return "", 0, fmt.Errorf("%s has no port", quote(raw))
 	}
 	port, err = strconv.Atoi(p)
 	if err != nil || port < 1 || port > 65535 {
-		return "", 0, fmt.Errorf("port %s in %q is out of range 1..65535", p, raw)
+		return "", 0, fmt.Errorf("port %s in %s is out of range 1..65535", clip(p, MaxQuoted), quote(raw))
 	}
 	return host, port, nil
 }

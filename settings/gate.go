@@ -67,7 +67,7 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 	case BackendAuto, "":
 		return refuse(`backend is "auto": ocm-tray runs llama-server only when backend = "llamacpp"%s`, in)
 	default:
-		return refuse(`backend %q is not one of "auto", "ollama", "llamacpp"%s`, string(s.Backend), in)
+		return refuse(`backend %s is not one of "auto", "ollama", "llamacpp"%s`, quote(string(s.Backend)), in)
 	}
 
 	if s.LlamaServerBinary == "" {
@@ -86,7 +86,7 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 	}
 	dir := ModelsDir(s, modelsDir)
 	if hasControl(dir) || !filepath.IsAbs(dir) {
-		return refuse("models_dir %q is not an absolute path%s", dir, in)
+		return refuse("models_dir %s is not an absolute path%s", quote(dir), in)
 	}
 	model := filepath.Join(dir, s.ModelID+".gguf")
 	fi, err := fsys.Stat(model)
@@ -107,26 +107,26 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 // executable regular file, or says why it cannot.
 func resolveBinary(b, in string, fsys FS) (path, reason string) {
 	if hasControl(b) {
-		return "", fmt.Sprintf("llama_server_binary %q contains a control character%s", b, in)
+		return "", fmt.Sprintf("llama_server_binary %s contains a control character%s", quote(b), in)
 	}
 	switch {
 	case isBareName(b):
 		p, err := fsys.LookPath(b)
 		if err != nil {
-			return "", fmt.Sprintf("llama_server_binary %q was not found on PATH: install llama.cpp, or set llama_server_binary to the full path of llama-server%s", b, in)
+			return "", fmt.Sprintf("llama_server_binary %s was not found on PATH: install llama.cpp, or set llama_server_binary to the full path of llama-server%s", quote(b), in)
 		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return "", fmt.Sprintf("llama_server_binary %q was found at %s, which cannot be made absolute: %v", b, p, err)
+			return "", fmt.Sprintf("llama_server_binary %s was found at %s, which cannot be made absolute: %v", quote(b), p, err)
 		}
 		b = abs
 	case b == "~" || len(b) > 1 && b[:2] == "~/":
 		b = expandHome(b)
 		if !filepath.IsAbs(b) {
-			return "", fmt.Sprintf("llama_server_binary %q starts with ~/ but the home directory is unknown: write the full path%s", b, in)
+			return "", fmt.Sprintf("llama_server_binary %s starts with ~/ but the home directory is unknown: write the full path%s", quote(b), in)
 		}
 	case !filepath.IsAbs(b):
-		return "", fmt.Sprintf("llama_server_binary %q is a relative path: use an absolute path, one starting with ~/, or a bare name found on PATH%s", b, in)
+		return "", fmt.Sprintf("llama_server_binary %s is a relative path: use an absolute path, one starting with ~/, or a bare name found on PATH%s", quote(b), in)
 	}
 	b = filepath.Clean(b)
 	shown := tildePath(b)

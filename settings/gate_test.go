@@ -127,6 +127,8 @@ func TestGate(t *testing.T) {
 		// The model.
 		{name: "model path is a directory", change: func(s *Settings) { s.ModelID = "dir" },
 			reason: "model file /data/models/dir.gguf is a directory, not a .gguf file"},
+		{name: "model_id with a right-to-left override", change: func(s *Settings) { s.ModelID = "m\u202e" },
+			reason: `model_id "m\u202e" contains U+202E, an invisible character that changes how the name is shown in ~/.config/ocm/settings.toml`},
 		{name: "model_id traversal", change: func(s *Settings) { s.ModelID = "../../etc/passwd" },
 			reason: `model_id "../../etc/passwd" is a path, not a plain file name in ~/.config/ocm/settings.toml`},
 		{name: "models_dir overrides", change: func(s *Settings) { s.ModelsDir = "/srv/other" },

@@ -176,12 +176,12 @@ func Parse(file string, data []byte) (Settings, []Problem) {
 	c.decode(doc, &s)
 	if len(c.typeErrs) > 0 {
 		sortProblems(c.typeErrs)
-		return s, append(c.typeErrs[:1], c.warnings()...)
+		return s, limitProblems(append(c.typeErrs[:1], c.warnings()...))
 	}
 	c.validate(&s)
 	probs := append(c.errs, c.warnings()...)
 	sortProblems(probs)
-	return s, probs
+	return s, limitProblems(probs)
 }
 
 // sortProblems orders problems by line, unknown lines last, keeping the
@@ -206,6 +206,13 @@ func syntaxProblem(file string, data []byte, err error) Problem {
 		p.Line, _ = de.Position()
 		if k := de.Key(); len(k) > 0 {
 			p.Key = formatKey(k)
+			// go-toml's message may name the key too: cut it there as
+			// Problem.String cuts the key.
+			for _, part := range k {
+				if len(part) > MaxQuoted {
+					p.Msg = strings.ReplaceAll(p.Msg, part, clip(part, MaxQuoted))
+				}
+			}
 		} else {
 			p.Key = keyOnLine(data, p.Line)
 		}
@@ -272,7 +279,7 @@ func (c *checker) warnings() []Problem {
 			msg = "unknown keys, ignored"
 		}
 		ws = append(ws, Problem{
-			File: c.file, Line: c.lines.line(c.unknown[0]), Key: strings.Join(c.unknown, ", "),
+			File: c.file, Line: c.lines.line(c.unknown[0]), Key: keyList(c.unknown),
 			Msg: msg, Fix: "check the spelling; keys a newer ocm-tray knows are ignored by this one", Warning: true,
 		})
 	}
@@ -280,6 +287,27 @@ func (c *checker) warnings() []Problem {
 		ws = append(ws, *c.nonLoop)
 	}
 	return append(ws, c.extra...)
+}
+
+// keyList names keys for one warning: as many as fit in MaxQuoted bytes,
+// then how many more, so the warning stays one readable line however many
+// keys there are and however long.
+func keyList(keys []string) string {
+	const room = len(" and 1000000 more")
+	var b strings.Builder
+	for i, k := range keys {
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		if i > 0 && b.Len()+len(sep)+len(k) > MaxQuoted-room {
+			fmt.Fprintf(&b, " and %d more", len(keys)-i)
+			break
+		}
+		b.WriteString(sep)
+		b.WriteString(clip(k, MaxQuoted-room))
+	}
+	return b.String()
 }
 
 // examples are the values shown in fixes, one per key: the defaults where
@@ -364,14 +392,75 @@ func (c *checker) decode(doc map[string]any, s *Settings) {
 					if kk == "level" {
 						c.strInto(key, vv, &s.Notifications.Level)
 					} else {
-						c.unknown = append(c.unknown, formatKey([]string{"notifications", kk}))
+						c.unknownKey("notifications", kk, vv)
 					}
 				}
 			}
 		default:
-			c.unknown = append(c.unknown, formatKey([]string{k}))
+			c.unknownKey("", k, v)
 		}
 	}
+}
+
+// keyHomes maps the name of every settings key to the table it belongs in
+// ("" for the top level), for telling a key written in the wrong place
+// from one this version does not know.
+var keyHomes = func() map[string]string {
+	homes := map[string]string{}
+	for key := range examples {
+		table, name, ok := strings.Cut(key, ".")
+		if !ok {
+			table, name = "", key
+		}
+		homes[name] = table
+	}
+	return homes
+}()
+
+// unknownKey records a key that is not a settings key where it is written:
+// under table ("" for the top level), name. A settings key in the wrong
+// table gets a warning of its own saying where it belongs; so do settings
+// keys inside an unknown top-level table. Anything else is unknown: maybe
+// a key a newer version knows, named in the one warning about those.
+func (c *checker) unknownKey(table, name string, v any) {
+	path := []string{name}
+	if table != "" {
+		path = []string{table, name}
+	}
+	key := formatKey(path)
+	if home, ok := keyHomes[name]; ok && home != table {
+		c.misplaced(key, name, table, home)
+		return
+	}
+	c.unknown = append(c.unknown, key)
+	if t, ok := v.(map[string]any); ok && table == "" {
+		for kk := range t {
+			if home, ok := keyHomes[kk]; ok {
+				c.misplaced(formatKey([]string{name, kk}), kk, name, home)
+			}
+		}
+	}
+}
+
+// misplaced warns that the settings key name, written under table ("" =
+// the top level), belongs under home: its value is not used where it is.
+// The usual cause is a key added at the end of the file, which puts it
+// under the last [table] line.
+func (c *checker) misplaced(key, name, table, home string) {
+	where := func(t string) string { return "[" + formatKey([]string{t}) + "]" }
+	var msg, fix string
+	switch {
+	case home == "":
+		msg = fmt.Sprintf("%s belongs at the top level, not under %s; it is ignored there", name, where(table))
+		fix = fmt.Sprintf("move it above the first [table] line: every key below a %s line belongs to %s", where(table), where(table))
+	case table == "":
+		msg = fmt.Sprintf("%s belongs under %s; it is ignored at the top level", name, where(home))
+		fix = fmt.Sprintf("move it below the %s line, or write %s.%s", where(home), home, writeFix(home + "." + name)[len("write "):])
+	default:
+		msg = fmt.Sprintf("%s belongs under %s, not %s; it is ignored there", name, where(home), where(table))
+		fix = fmt.Sprintf("move it below the %s line", where(home))
+	}
+	c.warnf(key, fix, "%s", msg)
 }
 
 func (c *checker) decodeSupervisor(t map[string]any, p *SupervisorSettings) {
@@ -393,7 +482,7 @@ func (c *checker) decodeSupervisor(t map[string]any, p *SupervisorSettings) {
 		}
 		d, ok := durations[k]
 		if !ok {
-			c.unknown = append(c.unknown, formatKey([]string{"supervisor", k}))
+			c.unknownKey("supervisor", k, v)
 			continue
 		}
 		c.duration(key, v, d)
@@ -485,7 +574,7 @@ func (c *checker) duration(key string, v any, dst *Duration) {
 	case string:
 		d, err := time.ParseDuration(x)
 		if err != nil {
-			c.errorf(key, `use a number with a unit (ms, s, m, h), e.g. `+writeFix(key)[len("write "):], "%q is not a duration", x)
+			c.errorf(key, `use a number with a unit (ms, s, m, h), e.g. `+writeFix(key)[len("write "):], "%s is not a duration", quote(x))
 			// Keep the default so the later range checks do not pile on.
 			return
 		}
@@ -500,15 +589,15 @@ func (c *checker) duration(key string, v any, dst *Duration) {
 // validate runs the semantic rules of docs/settings.md on decoded settings.
 func (c *checker) validate(s *Settings) {
 	if !s.Backend.Valid() {
-		c.errorf("backend", `use one of "auto", "ollama", "llamacpp"`, "%q is not a backend", string(s.Backend))
+		c.errorf("backend", `use one of "auto", "ollama", "llamacpp"`, "%s is not a backend", quote(string(s.Backend)))
 	}
 	if s.Backend == BackendLlamaCpp {
 		if c.present["model_id"] {
 			if msg := checkModelID(s.ModelID); msg != "" {
 				c.errorf("model_id", "write the file's name in models_dir without .gguf, e.g. model_id = "+examples["model_id"], "%s", msg)
 			} else if strings.HasSuffix(strings.ToLower(s.ModelID), ".gguf") {
-				c.warnf("model_id", fmt.Sprintf("write model_id = %q", s.ModelID[:len(s.ModelID)-len(".gguf")]),
-					"ends in .gguf, so the file looked for is %s.gguf", s.ModelID)
+				c.warnf("model_id", "write model_id = "+quote(s.ModelID[:len(s.ModelID)-len(".gguf")]),
+					"ends in .gguf, so the file looked for is %s.gguf", clip(s.ModelID, MaxQuoted))
 			}
 		}
 		if host, _, err := Endpoint(*s); err != nil {
@@ -521,35 +610,43 @@ func (c *checker) validate(s *Settings) {
 	}
 	if b := s.LlamaServerBinary; b != "" {
 		switch {
+		case len(b) > maxPath:
+			c.errorf("llama_server_binary", "write the path of the llama-server program", "%s is longer than any path can be", quote(b))
 		case hasControl(b):
-			c.errorf("llama_server_binary", "retype the path without it", "%q contains a control character", b)
+			c.errorf("llama_server_binary", "retype the path without it", "%s contains a control character", quote(b))
+		case reorders(b) != "":
+			c.errorf("llama_server_binary", "retype the path without it", "%s contains %s", quote(b), reorders(b))
 		case strings.HasPrefix(b, "~/") || filepath.IsAbs(b) || isBareName(b):
 		default:
 			c.errorf("llama_server_binary", `use an absolute path ("/usr/local/bin/llama-server"), one starting with ~/, or a bare name found on PATH ("llama-server")`,
-				"%q is a relative path, which would depend on the directory ocm-tray starts in", b)
+				"%s is a relative path, which would depend on the directory ocm-tray starts in", quote(b))
 		}
 	}
 	if d := s.ModelsDir; d != "" {
 		switch {
+		case len(d) > maxPath:
+			c.errorf("models_dir", `write the path of the folder the models are in, e.g. models_dir = "~/models"`, "%s is longer than any path can be", quote(d))
 		case hasControl(d):
-			c.errorf("models_dir", "retype the path without it", "%q contains a control character", d)
+			c.errorf("models_dir", "retype the path without it", "%s contains a control character", quote(d))
+		case reorders(d) != "":
+			c.errorf("models_dir", "retype the path without it", "%s contains %s", quote(d), reorders(d))
 		case strings.HasPrefix(d, "~/") || filepath.IsAbs(d):
 		default:
 			c.errorf("models_dir", `use an absolute path or one starting with ~/, e.g. models_dir = "~/models"`,
-				"%q is a relative path, which would depend on the directory ocm-tray starts in", d)
+				"%s is a relative path, which would depend on the directory ocm-tray starts in", quote(d))
 		}
 	}
 	for i, a := range s.LlamaServerArgs {
 		key := "llama_server_args"
 		if strings.ContainsRune(a, 0) {
-			c.errorArg(key, i, "remove the NUL character", "argument %q contains a NUL character, which no program argument can carry", a)
+			c.errorArg(key, i, "remove the NUL character", "argument %s contains a NUL character, which no program argument can carry", quote(a))
 		} else if f, ok := managedFlag(a); ok {
-			c.errorArg(key, i, managedFix(f), "%q is set by ocm-tray itself", a)
+			c.errorArg(key, i, managedFix(f), "%s is set by ocm-tray itself", quote(a))
 		}
 	}
 	c.validateSupervisor(s.Supervisor)
 	if !slices.Contains(status.NotifyLevels, status.NotifyLevel(s.Notifications.Level)) {
-		c.errorf("notifications.level", `use "all", "failures" or "off"`, "%q is not a notification level", s.Notifications.Level)
+		c.errorf("notifications.level", `use "all", "failures" or "off"`, "%s is not a notification level", quote(s.Notifications.Level))
 	}
 }
 
@@ -601,21 +698,68 @@ func (c *checker) ordered(loKey string, lo Duration, hiKey string, hi Duration) 
 		"%s (%s) is greater than %s (%s)", short(loKey), lo, short(hiKey), hi)
 }
 
+// maxPath is the longest path the system opens (Linux's PATH_MAX); a
+// longer one is a mistake, and would make every message quoting it long.
+const maxPath = 4096
+
 // checkModelID returns why id is not a plain file name, or "". model_id is
 // joined to models_dir: a path in it could point the gate, and llama-server,
-// anywhere on disk.
+// anywhere on disk. It is also shown as it is (in the menu, the status, the
+// notifications), so a name that displays as something it is not (a
+// right-to-left override turning "evil\u202efoog.gguf" into
+// "evilfoog.gguf" read backwards) is refused as well.
 func checkModelID(id string) string {
 	switch {
 	case id == "":
 		return "is empty"
-	case hasControl(id):
-		return fmt.Sprintf("%q contains a control character", id)
-	case strings.ContainsAny(id, `/\`):
-		return fmt.Sprintf("%q is a path, not a plain file name", id)
-	case id == "." || id == ".." || strings.Contains(id, ".."):
-		return fmt.Sprintf("%q contains \"..\", not a plain file name", id)
 	case !utf8.ValidString(id):
-		return fmt.Sprintf("%q is not valid UTF-8", id)
+		return quote(id) + " is not valid UTF-8"
+	case hasControl(id):
+		return quote(id) + " contains a control character"
+	case strings.ContainsAny(id, `/\`):
+		return quote(id) + " is a path, not a plain file name"
+	case id == "." || id == ".." || strings.Contains(id, ".."):
+		return quote(id) + ` contains "..", not a plain file name`
+	case len(id) > maxModelID:
+		return fmt.Sprintf("%s is %d bytes long: with .gguf after it, no file name can be longer than %d bytes", quote(id), len(id), maxFileName)
+	}
+	if r, ok := invisible(id); ok {
+		return fmt.Sprintf("%s contains U+%04X, an invisible character that changes how the name is shown", quote(id), r)
+	}
+	return ""
+}
+
+// maxFileName is the longest file name Linux, macOS and Windows file
+// systems take, in bytes; model_id leaves room for ".gguf".
+const (
+	maxFileName = 255
+	maxModelID  = maxFileName - len(".gguf")
+)
+
+// invisible returns the first format character in s (Unicode category Cf:
+// bidirectional overrides and isolates, zero-width spaces and joiners, the
+// byte-order mark, soft hyphens): characters that are not seen but change
+// what is shown.
+func invisible(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.Is(unicode.Cf, r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// reorders names the first character in s that reorders the text around
+// it (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069), or "":
+// a path holding one is shown as a different path. Other format characters
+// are let through in paths: a folder named with an emoji sequence holds
+// zero-width joiners.
+func reorders(s string) string {
+	for _, r := range s {
+		switch {
+		case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return fmt.Sprintf("U+%04X, an invisible character that changes the order in which the path is shown", r)
+		}
 	}
 	return ""
 }

@@ -176,6 +176,26 @@ func TestRules(t *testing.T) {
 			[]want{{2, "model_id", "control character", "", false}}},
 		{"model_id .gguf warns", "backend = \"llamacpp\"\nmodel_id = \"x.gguf\"\n",
 			[]want{{2, "model_id", "ends in .gguf", `model_id = "x"`, true}}},
+		{"model_id 250 bytes ok", "backend = \"llamacpp\"\nmodel_id = \"" + strings.Repeat("m", 250) + "\"\n", nil},
+		{"model_id 251 bytes", "backend = \"llamacpp\"\nmodel_id = \"" + strings.Repeat("m", 251) + "\"\n",
+			[]want{{2, "model_id", "is 251 bytes long: with .gguf after it, no file name can be longer than 255 bytes", "without .gguf", false}}},
+		{"model_id 256 bytes of UTF-8", "backend = \"llamacpp\"\nmodel_id = \"" + strings.Repeat("é", 128) + "\"\n",
+			[]want{{2, "model_id", "is 256 bytes long", "", false}}},
+		{"model_id right-to-left override", "backend = \"llamacpp\"\nmodel_id = \"evil\u202Efoog\"\n",
+			[]want{{2, "model_id", `"evil\u202efoog" contains U+202E, an invisible character`, "", false}}},
+		{"model_id isolate", "backend = \"llamacpp\"\nmodel_id = \"a\u2067b\"\n", []want{{2, "model_id", "U+2067", "", false}}},
+		{"model_id zero-width space", "backend = \"llamacpp\"\nmodel_id = \"qwen\u200B\"\n", []want{{2, "model_id", "U+200B", "", false}}},
+		{"model_id byte-order mark", "backend = \"llamacpp\"\nmodel_id = \"\uFEFFqwen\"\n", []want{{2, "model_id", "U+FEFF", "", false}}},
+		{"model_id soft hyphen", "backend = \"llamacpp\"\nmodel_id = \"qw\u00ADen\"\n", []want{{2, "model_id", "U+00AD", "", false}}},
+		{"model_id non-ASCII ok", "backend = \"llamacpp\"\nmodel_id = \"qwen-ünï-模型-🦙\"\n", nil},
+		{"binary right-to-left override", "llama_server_binary = \"/opt/\u202Enib/llama-server\"\n",
+			[]want{{1, "llama_server_binary", "contains U+202E, an invisible character that changes the order", "retype", false}}},
+		{"models_dir isolate", "models_dir = \"/srv/\u2066models\"\n", []want{{1, "models_dir", "U+2066", "", false}}},
+		{"models_dir emoji with joiner ok", "models_dir = \"/srv/👩\u200D💻\"\n", nil},
+		{"binary longer than a path", "llama_server_binary = \"/" + strings.Repeat("b", 4096) + "\"\n",
+			[]want{{1, "llama_server_binary", "(4097 bytes) is longer than any path can be", "", false}}},
+		{"models_dir longer than a path", "models_dir = \"/" + strings.Repeat("d", 4096) + "\"\n",
+			[]want{{1, "models_dir", "is longer than any path can be", "", false}}},
 		{"model_id absent ok (gate refuses)", "backend = \"llamacpp\"\n", nil},
 		{"model_id path kept for ollama", "backend = \"ollama\"\nmodel_id = \"../x\"\n", nil},
 		{"url no port", llama + "inference_base_url = \"http://127.0.0.1\"\n",
@@ -218,6 +238,37 @@ func TestRules(t *testing.T) {
 			[]want{{1, "theme, supervisor.max_restart, notifications.sound, extra", "unknown keys, ignored", "spelling", true}}},
 		{"one unknown key", "\n\"odd key\" = 1\n",
 			[]want{{2, `"odd key"`, "unknown key, ignored", "", true}}},
+
+		// A settings key in the wrong table: where it belongs, whichever
+		// way it is written.
+		{"table key at the top", "max_restarts = 5\n",
+			[]want{{1, "max_restarts", "max_restarts belongs under [supervisor]; it is ignored at the top level", "below the [supervisor] line, or write supervisor.max_restarts = 3", true}}},
+		{"level at the top", "\nlevel = \"off\"\n",
+			[]want{{2, "level", "level belongs under [notifications]", `notifications.level = "all"`, true}}},
+		{"top-level key under a table", "[supervisor]\nmax_restarts = 5\nmodel_id = \"m\"\n",
+			[]want{{3, "supervisor.model_id", "model_id belongs at the top level, not under [supervisor]; it is ignored there", "above the first [table] line: every key below a [supervisor] line belongs to [supervisor]", true}}},
+		{"top-level key under notifications", "[notifications]\nbackend = \"llamacpp\"\n",
+			[]want{{2, "notifications.backend", "backend belongs at the top level, not under [notifications]", "", true}}},
+		{"top-level key dotted into a table", "supervisor.ctx_len = 1\n",
+			[]want{{1, "supervisor.ctx_len", "ctx_len belongs at the top level", "", true}}},
+		{"top-level key in an inline table", "notifications = { level = \"off\", models_dir = \"/m\" }\n",
+			[]want{{1, "notifications.models_dir", "models_dir belongs at the top level", "", true}}},
+		{"key in the other table", "[notifications]\nstop_timeout = \"5s\"\n[supervisor]\nlevel = \"off\"\n",
+			[]want{
+				{2, "notifications.stop_timeout", "stop_timeout belongs under [supervisor], not [notifications]", "below the [supervisor] line", true},
+				{4, "supervisor.level", "level belongs under [notifications], not [supervisor]", "below the [notifications] line", true},
+			}},
+		{"settings keys in an unknown table", "[server]\nmax_restarts = 5\nmodel_id = \"m\"\n",
+			[]want{
+				{1, "server", "unknown key", "", true},
+				{2, "server.max_restarts", "max_restarts belongs under [supervisor], not [server]", "", true},
+				{3, "server.model_id", "model_id belongs at the top level, not under [server]", "", true},
+			}},
+		{"misplaced and unknown together", "colour = 1\nstop_timeout = \"1s\"\n",
+			[]want{
+				{1, "colour", "unknown key", "", true},
+				{2, "stop_timeout", "belongs under [supervisor]", "", true},
+			}},
 
 		// Reporting: every semantic error, sorted by line, with warnings.
 		{"all semantic errors", "backend = \"llamacpp\"\nmodel_id = \"a/b\"\nctx_len = -1\nunknown = 1\n[supervisor]\nmax_restarts = 1000\nstop_timeout = \"0s\"\n[notifications]\nlevel = \"x\"\n",
@@ -329,5 +380,39 @@ func TestKeyOnLine(t *testing.T) {
 		if got := keyOnLine(doc, line); got != want {
 			t.Errorf("keyOnLine(%d) = %q, want %q", line, got, want)
 		}
+	}
+}
+
+// Every settings key, written where it does not belong, says where it
+// does: at the top level, under [supervisor] or under [notifications].
+func TestMisplacedKeys(t *testing.T) {
+	tables := []string{"", "supervisor", "notifications"}
+	n := 0
+	for key, example := range examples {
+		home, name, ok := strings.Cut(key, ".")
+		if !ok {
+			home, name = "", key
+		}
+		for _, table := range tables {
+			if table == home {
+				continue
+			}
+			doc := name + " = " + example + "\n"
+			wantKey, wantMsg := name, name+" belongs under ["+home+"]; it is ignored at the top level"
+			if table != "" {
+				doc = "[" + table + "]\n" + doc
+				wantKey = table + "." + name
+				wantMsg = name + " belongs under [" + home + "], not [" + table + "]"
+				if home == "" {
+					wantMsg = name + " belongs at the top level, not under [" + table + "]"
+				}
+			}
+			_, probs := Parse("f.toml", []byte(doc))
+			checkProblems(t, "f.toml", probs, []want{{strings.Count(doc, "\n"), wantKey, wantMsg, "", true}})
+			n++
+		}
+	}
+	if n < 2*len(examples) {
+		t.Fatalf("only %d cases", n)
 	}
 }
