@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -130,10 +129,10 @@ func (a *agent) run(parent context.Context) error {
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
 
 	goDo("settings watcher", func() error {
-		dirs := func() []string {
-			return []string{filepath.Dir(a.paths.ConfigFile), settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}
+		what := func() settings.Watched {
+			return settings.Watched{Files: []string{a.paths.ConfigFile}, Dirs: []string{settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}}
 		}
-		return settings.Watch(ctx, dirs, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
+		return settings.Watch(ctx, what, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
 	})
 
 	// The tray lives until the supervisor has reaped the child: Quit must

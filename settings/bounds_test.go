@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,9 +89,17 @@ func TestMessagesQuoteAtMostMaxQuoted(t *testing.T) {
 // more there are; settings_error stays within MaxErrorText. Before, 20,000
 // managed flags in llama_server_args made a 4 MB report.
 func TestReportIsBounded(t *testing.T) {
-	const flags = 19990
+	// 20,000 flags are past MaxPieces: one problem says so.
+	_, probs := Parse("f.toml", []byte("llama_server_args = [\n"+strings.Repeat("\"--port\",\n", 20000)+"]\n"))
+	if len(probs) != 1 || len(ErrorText(probs)) > MaxErrorText {
+		t.Fatalf("20,000 flags: %d problems", len(probs))
+	}
+
+	// As many as fit within MaxPieces: each is a problem, but the report
+	// lists only MaxProblems.
+	const flags = MaxPieces - 10
 	doc := "llama_server_args = [\n" + strings.Repeat("\"--port\",\n", flags) + "]\nzz = 1\n"
-	_, probs := Parse("f.toml", []byte(doc))
+	_, probs = Parse("f.toml", []byte(doc))
 	if len(probs) != MaxProblems {
 		t.Fatalf("%d problems, want %d", len(probs), MaxProblems)
 	}
@@ -134,7 +143,11 @@ func TestReportIsBounded(t *testing.T) {
 
 	// Many unknown keys: one warning, naming the first few and counting
 	// the rest.
-	_, probs = Parse("f.toml", []byte(numbered(100000, "", "k%d = 1\n")))
+	var keys strings.Builder
+	for i := range MaxPieces {
+		fmt.Fprintf(&keys, "k%d = 1\n", i)
+	}
+	_, probs = Parse("f.toml", []byte(keys.String()))
 	if len(probs) != 1 || len(probs[0].Key) > MaxQuoted || !strings.HasPrefix(probs[0].Key, "k0, k1, k2") || !strings.Contains(probs[0].Key, " more") {
 		t.Fatalf("many unknown keys: %v", probs)
 	}

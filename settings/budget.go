@@ -6,12 +6,14 @@ import "bytes"
 // file may have. A real file has a few dozen; the template under a hundred.
 //
 // The bound exists because the TOML decoder spends a few hundred bytes on
-// each piece: a 1 MiB file of nothing but "a.a.a.a..." or "[1,1,1,...]"
-// made it allocate 300 to 400 MB. Counting pieces first, without
-// allocating, keeps checking any file within the size cap under a second
-// and well under 100 MB, and a file this far from a settings file is
-// refused with a message rather than decoded.
-const MaxPieces = 20000
+// each piece, and time quadratic in the keys of one table (it finds a key
+// among its siblings one by one): a 1 MiB file of nothing but "a.a.a..."
+// or "[1,1,1,...]" made it allocate 300 to 400 MB, and 20,000 keys took it
+// most of a second. Counting pieces first, without allocating, keeps
+// checking any file within the size cap a matter of milliseconds and a few
+// megabytes, and a file this far from a settings file is refused with a
+// message rather than decoded.
+const MaxPieces = 5000
 
 // overPieces scans a TOML document as the decoder would split it and
 // returns the 1-based line on which it passes MaxPieces, or 0 when it does

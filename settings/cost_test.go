@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -32,10 +33,16 @@ func numbered(size int, head, format string) string {
 	return b.String()
 }
 
+// nest opens and closes as deep as size allows, up to just short of the
+// 10000 levels TOML's parser allows.
+func nest(size int, head, open, close string) string {
+	depth := min((size-len(head))/(len(open)+len(close)), 9990)
+	return head + strings.Repeat(open, depth) + strings.Repeat(close, depth) + "\n"
+}
+
 // costInputs are the worst inputs found for each way a document can grow:
 // long keys, many keys, many tables, long arrays, deep nesting, long
-// values, and many problems at once. TOML's parser refuses nesting deeper
-// than 10000 levels, so the deep inputs stop just short of that.
+// values, and many problems at once.
 var costInputs = []costInput{
 	{"dotted key", func(n int) string { return repeatTo(n, "", "a.", "a = 1\n") }},
 	{"dotted key in a table", func(n int) string { return repeatTo(n, "[supervisor]\n", "a.", "a = 1\n") }},
@@ -51,11 +58,9 @@ var costInputs = []costInput{
 	{"long array of tables", func(n int) string { return repeatTo(n, "x = [", "{},", "{}]\n") }},
 	{"managed flags", func(n int) string { return repeatTo(n, "llama_server_args = [", `"-m",`, "\"-m\"]\n") }},
 	{"non-string args", func(n int) string { return repeatTo(n, "llama_server_args = [", "1,", "1]\n") }},
-	{"deep inline tables", func(int) string { return strings.Repeat("a={", 9990) + strings.Repeat("}", 9990) + "\n" }},
-	{"deep inline tables in a table", func(int) string {
-		return "[supervisor]\n" + strings.Repeat("a={", 9990) + strings.Repeat("}", 9990) + "\n"
-	}},
-	{"deep arrays", func(int) string { return "a=" + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + "\n" }},
+	{"deep inline tables", func(n int) string { return nest(n, "", "a={", "}") }},
+	{"deep inline tables in a table", func(n int) string { return nest(n, "[supervisor]\n", "a={", "}") }},
+	{"deep arrays", func(n int) string { return nest(n, "a=", "[", "]") }},
 	{"long key", func(n int) string { return repeatTo(n, "", "k", " = 1\n") }},
 	{"long value", func(n int) string {
 		return repeatTo(n, "backend = \"llamacpp\"\nmodel_id = \"", "a/", "\"\n")
@@ -195,5 +200,5 @@ func TestTooManyPieces(t *testing.T) {
 	// Three pieces on the first two lines, one on each line after.
 	doc := "backend = \"llamacpp\"\nllama_server_args = [\n" + strings.Repeat("\"-ngl\",\n", MaxPieces) + "]\n"
 	_, probs := Parse("f.toml", []byte(doc))
-	checkProblems(t, "f.toml", probs, []want{{MaxPieces, "", "more than 20000 keys, values and tables", "--config", false}})
+	checkProblems(t, "f.toml", probs, []want{{MaxPieces, "", "more than " + strconv.Itoa(MaxPieces) + " keys, values and tables", "--config", false}})
 }

@@ -9,7 +9,8 @@ import (
 
 // Bounds on what a report says, so that a huge or hostile file cannot turn
 // `ocm-tray check`, the log or the status' settings_error into megabytes:
-// 20,000 flags in llama_server_args once made a 4 MB report.
+// 20,000 flags in llama_server_args once made a 4 MB report, and a long
+// value was quoted whole in every message about it.
 const (
 	// MaxQuoted is how many bytes of a value (or a key) a message quotes.
 	MaxQuoted = 200

@@ -3,6 +3,7 @@
 package settings
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -149,6 +150,87 @@ func TestLoadNeverBlocksOnASwappedInPipe(t *testing.T) {
 			t.Fatalf("Load blocked on a named pipe swapped in after %d loads (%v)", i, seen)
 		}
 	}
+}
+
+// A pipe swapped in while the agent runs: the watcher reports the change,
+// the reload it runs returns with a problem instead of hanging the watcher,
+// and putting a regular file back is noticed and loads.
+func TestWatchSurvivesAPipeSwappedIn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "settings.toml")
+	if err := os.WriteFile(path, []byte("backend = \"ollama\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loads := make(chan []Problem, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Watch(ctx, func() Watched { return Watched{Files: []string{path}} }, 20*time.Millisecond, func() {
+			_, probs := Load(path, false)
+			select {
+			case loads <- probs:
+			default: // the test has stopped reading
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Watch: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			releaseFIFO(path)
+			t.Errorf("Watch did not return: blocked in a reload")
+			<-done
+		}
+	}()
+	waitLoad := func(what string, ok func([]Problem) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			select {
+			case probs := <-loads:
+				if ok(probs) {
+					return
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		releaseFIFO(path)
+		t.Fatalf("no reload after %s", what)
+	}
+	tmp := filepath.Join(dir, "new.tmp")
+	// The watch is set up in Watch's goroutine: touch the file until a
+	// first reload proves it is in place.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		os.WriteFile(path, []byte("backend = \"ollama\"\n"), 0o600)
+		select {
+		case <-loads:
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no reload after writing the settings file")
+			}
+			continue
+		}
+		break
+	}
+	os.Remove(tmp)
+	mkfifo(t, tmp)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitLoad("a pipe swapped in", func(p []Problem) bool {
+		return len(p) == 1 && strings.Contains(p[0].Msg, "named pipe")
+	})
+	if err := os.WriteFile(tmp, []byte("backend = \"ollama\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitLoad("a regular file put back", func(p []Problem) bool { return len(p) == 0 })
 }
 
 // The gate never hands llama-server a pipe or a device as the model: the

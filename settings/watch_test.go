@@ -4,18 +4,20 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
 
-// watchHarness runs Watch over dirs and counts calls.
-func watchHarness(t *testing.T, dirs ...string) <-chan struct{} {
+// watchHarness runs Watch over what and counts calls.
+func watchHarness(t *testing.T, what Watched) <-chan struct{} {
 	t.Helper()
 	calls := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Watch(ctx, func() []string { return dirs }, 20*time.Millisecond, func() { calls <- struct{}{} })
+		done <- Watch(ctx, func() Watched { return what }, 20*time.Millisecond, func() { calls <- struct{}{} })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -58,7 +60,7 @@ func TestWatchSeesRenameOverTheFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "settings.toml")
 	os.WriteFile(file, []byte("backend = \"auto\"\n"), 0o644)
-	calls := watchHarness(t, dir)
+	calls := watchHarness(t, Watched{Files: []string{file}})
 	tmp := filepath.Join(dir, ".settings.toml.swp")
 	untilCall(t, calls, "rename over the settings file", func() {
 		os.WriteFile(tmp, []byte("backend = \"llamacpp\"\n"), 0o644)
@@ -73,7 +75,7 @@ func TestWatchSeesRenameOverTheFile(t *testing.T) {
 func TestWatchFolderCreatedLater(t *testing.T) {
 	base := t.TempDir()
 	models := filepath.Join(base, "ocm", "models")
-	calls := watchHarness(t, models)
+	calls := watchHarness(t, Watched{Dirs: []string{models}})
 	untilCall(t, calls, "creating the models folder", func() {
 		os.RemoveAll(filepath.Join(base, "ocm"))
 		if err := os.MkdirAll(models, 0o755); err != nil {
@@ -95,7 +97,7 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Watch(ctx, func() []string { return []string{dir} }, 300*time.Millisecond, func() { calls <- struct{}{} })
+		done <- Watch(ctx, func() Watched { return Watched{Dirs: []string{dir}} }, 300*time.Millisecond, func() { calls <- struct{}{} })
 	}()
 	defer func() { cancel(); <-done }()
 	f := filepath.Join(dir, "m.gguf.part")
@@ -109,5 +111,196 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	case <-calls:
 		t.Fatal("one burst reported twice")
 	case <-time.After(600 * time.Millisecond):
+	}
+}
+
+// drain empties calls of what earlier acts reported.
+func drain(calls <-chan struct{}) {
+	for len(calls) > 0 {
+		<-calls
+	}
+}
+
+// relink points the symbolic link at link to target the way `ln -sfn`
+// and dotfile managers do: a new link renamed over the old one.
+func relink(t *testing.T, target, link string) {
+	t.Helper()
+	tmp := link + ".new"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeIn writes content to path and returns path.
+func writeIn(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// xdgConfigFile points the XDG directories at a scratch home and returns
+// the settings path the agent would use there.
+func xdgConfigFile(t *testing.T) (home, config string) {
+	t.Helper()
+	home = t.TempDir()
+	setXDG(t, map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		"XDG_DATA_HOME": filepath.Join(home, ".local", "share"), "XDG_STATE_HOME": filepath.Join(home, ".local", "state")})
+	p, err := ResolvePaths("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return home, p.ConfigFile
+}
+
+// A settings file that is a symbolic link into a dotfiles folder (stow,
+// chezmoi, home-manager): editing the file it points to is a change, in
+// place or by an editor's rename; so is pointing the link at another file,
+// whose edits then count.
+func TestWatchFollowsASymlinkedSettingsFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	home, config := xdgConfigFile(t)
+	target := writeIn(t, filepath.Join(home, "dotfiles", "ocm", "settings.toml"), "backend = \"auto\"\n")
+	if err := os.MkdirAll(filepath.Dir(config), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, config); err != nil {
+		t.Fatal(err)
+	}
+	calls := watchHarness(t, Watched{Files: []string{config}})
+
+	untilCall(t, calls, "editing the file the settings link points to", func() {
+		writeIn(t, target, "backend = \"ollama\"\n")
+	})
+	drain(calls)
+	untilCall(t, calls, "an editor renaming a new file over the target", func() {
+		tmp := writeIn(t, target+".swp", "backend = \"llamacpp\"\n")
+		if err := os.Rename(tmp, target); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	other := writeIn(t, filepath.Join(home, "elsewhere", "settings.toml"), "backend = \"auto\"\n")
+	drain(calls)
+	relink(t, other, config)
+	wantCall(t, calls, "pointing the link at another file")
+	drain(calls)
+	untilCall(t, calls, "editing the file the link now points to", func() {
+		writeIn(t, other, "backend = \"ollama\"\n")
+	})
+}
+
+// A settings folder that is a symbolic link (stow folds a whole folder
+// into one link), reached through a chain of links: re-pointing the folder
+// link is a change, and edits in the new folder count.
+func TestWatchFollowsASymlinkedSettingsFolder(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	home, config := xdgConfigFile(t)
+	v1 := writeIn(t, filepath.Join(home, "dotfiles", "v1", "settings.toml"), "backend = \"auto\"\n")
+	v2 := writeIn(t, filepath.Join(home, "dotfiles", "v2", "real.toml"), "backend = \"auto\"\n")
+	// v2's settings.toml is itself a relative link to real.toml.
+	if err := os.Symlink("real.toml", filepath.Join(filepath.Dir(v2), "settings.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Dir(config)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Dir(config) // ~/.config/ocm, a link to a folder
+	if err := os.Symlink(filepath.Dir(v1), folder); err != nil {
+		t.Fatal(err)
+	}
+	calls := watchHarness(t, Watched{Files: []string{config}})
+	untilCall(t, calls, "editing the settings file in the linked folder", func() {
+		writeIn(t, v1, "backend = \"ollama\"\n")
+	})
+	drain(calls)
+	relink(t, "../dotfiles/v2", folder)
+	wantCall(t, calls, "pointing the folder link at another folder")
+	drain(calls)
+	untilCall(t, calls, "editing the file at the end of the chain of links", func() {
+		writeIn(t, v2, "backend = \"ollama\"\n")
+	})
+}
+
+// A models folder that is a symbolic link: re-pointing it is a change, and
+// a model arriving in the new folder is seen.
+func TestWatchFollowsASymlinkedModelsFolder(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	root := t.TempDir()
+	disk1, disk2 := filepath.Join(root, "disk1"), filepath.Join(root, "disk2")
+	for _, d := range []string{disk1, disk2} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	models := filepath.Join(root, "data", "models")
+	if err := os.MkdirAll(filepath.Dir(models), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(disk1, models); err != nil {
+		t.Fatal(err)
+	}
+	calls := watchHarness(t, Watched{Dirs: []string{models}})
+	untilCall(t, calls, "a model arriving in the linked folder", func() {
+		writeIn(t, filepath.Join(disk1, "a.gguf"), "GGUF")
+	})
+	drain(calls)
+	relink(t, disk2, models)
+	wantCall(t, calls, "pointing the models link at another folder")
+	drain(calls)
+	untilCall(t, calls, "a model arriving in the new folder", func() {
+		writeIn(t, filepath.Join(disk2, "b.gguf"), "GGUF")
+	})
+}
+
+// spotsFor resolves a path one name at a time: each link on the way, then
+// the entry at the end, or the name that would appear where it stops.
+func TestSpotsFor(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := func(p ...string) string { return filepath.Join(append([]string{root}, p...)...) }
+	writeIn(t, j("real", "f.toml"), "")
+	os.Symlink("real", j("dirlink"))
+	os.Symlink(j("dirlink", "f.toml"), j("filelink"))
+	os.Symlink("loop2", j("loop1"))
+	os.Symlink("loop1", j("loop2"))
+	for _, tc := range []struct {
+		path  string
+		isDir bool
+		want  []spot
+	}{
+		{j("real", "f.toml"), false, []spot{{j("real"), "f.toml"}}},
+		{j("real"), true, []spot{{j("real"), ""}}},
+		{j("filelink"), false, []spot{{root, "filelink"}, {root, "dirlink"}, {j("real"), "f.toml"}}},
+		{j("dirlink"), true, []spot{{root, "dirlink"}, {j("real"), ""}}},
+		{j("missing", "ocm", "settings.toml"), false, []spot{{root, "missing"}}},
+		{j("dirlink", "missing.toml"), false, []spot{{root, "dirlink"}, {j("real"), "missing.toml"}}},
+		{j("real", "f.toml", "x"), false, []spot{{j("real", "f.toml"), "x"}}},
+	} {
+		if got := spotsFor(tc.path, tc.isDir); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("spotsFor(%s) = %v, want %v", tc.path, got, tc.want)
+		}
+	}
+	if got := spotsFor(j("loop1"), false); len(got) != maxLinks+1 {
+		t.Errorf("a loop of links gave %d spots, want %d", len(got), maxLinks+1)
 	}
 }
