@@ -304,6 +304,14 @@ func TestCheck(t *testing.T) {
 	if _, _, code := e.cli("check", "--config", filepath.Join(e.root, "missing.toml")); code != 1 {
 		t.Fatalf("missing explicit --config: exit %d", code)
 	}
+	// A named pipe is refused at once, not waited on for a writer.
+	fifo := filepath.Join(e.root, "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := e.cli("check", "--config", fifo); code != 1 || !strings.HasPrefix(out, fifo+": is a named pipe (FIFO), not a regular file; ") {
+		t.Fatalf("check on a named pipe: exit %d\n%s", code, out)
+	}
 }
 
 func TestAgentLifecycleOverTheCLI(t *testing.T) {

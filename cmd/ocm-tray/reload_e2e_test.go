@@ -32,3 +32,29 @@ func TestNewModelsDirIsWatched(t *testing.T) {
 	fakellama.WriteModel(filepath.Join(other, "tiny.gguf"))
 	e.waitState("running")
 }
+
+// A settings file that is a symbolic link into a dotfiles folder, as stow,
+// chezmoi and home-manager make it: editing the file it points to is seen
+// by the running agent, though nothing changes next to the link.
+func TestSymlinkedSettingsFileIsWatched(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", false)
+	dotfile := filepath.Join(e.root, "dotfiles", "ocm", "settings.toml")
+	os.MkdirAll(filepath.Dir(dotfile), 0o755)
+	if err := os.Rename(e.settings, dotfile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dotfile, e.settings); err != nil {
+		t.Fatal(err)
+	}
+	e.startAgent()
+	e.waitState("not_spawning")
+	body := string(mustRead(t, dotfile))
+	if err := os.WriteFile(dotfile, []byte(body+"max_restarts = -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.poll(10*time.Second, "settings_error after editing the linked file", func() bool {
+		se, _ := e.status()["settings_error"].(string)
+		return strings.Contains(se, "supervisor.max_restarts")
+	})
+}
