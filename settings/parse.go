@@ -64,18 +64,23 @@ func readSettings(path string, explicit bool) ([]byte, *Problem) {
 		}
 		return fail("cannot read the settings file: "+errText(err), "make it readable: chmod u+r "+path)
 	}
+	// What is at the path is not a settings file: with --config, the
+	// option names the wrong thing; at the default path, the thing is in
+	// the way of the settings file.
+	notSettings := func(msg, configFix string) ([]byte, *Problem) {
+		if explicit {
+			return fail(msg, configFix)
+		}
+		return fail(msg, "move it away (mv "+path+" "+path+".old) and write the settings there as a plain file")
+	}
 	notRegular := func(fi fs.FileInfo) ([]byte, *Problem) {
 		if fi.IsDir() {
-			return fail("is a directory, not a settings file", "point --config at the settings.toml file inside it")
+			return notSettings("is a directory, not a settings file", "point --config at the settings.toml file inside it")
 		}
-		fix := "point --config at a settings.toml file"
-		if !explicit {
-			fix = "move it away (mv " + path + " " + path + ".old) and write the settings there as a plain file"
-		}
-		return fail("is "+fileKind(fi.Mode())+", not a regular file", fix)
+		return notSettings("is "+fileKind(fi.Mode())+", not a regular file", "point --config at a settings.toml file")
 	}
 	tooLarge := func(size string) ([]byte, *Problem) {
-		return fail("is "+size+"too large for a settings file", "check that --config names the settings.toml file")
+		return notSettings("is "+size+"too large for a settings file", "check that --config names the settings.toml file")
 	}
 
 	fi, err := os.Stat(path)
@@ -166,7 +171,7 @@ func Parse(file string, data []byte) (Settings, []Problem) {
 	if line := overPieces(data); line > 0 {
 		return s, []Problem{{File: file, Line: line, Key: keyOnLine(data, line),
 			Msg: fmt.Sprintf("the file has more than %d keys, values and tables, far more than a settings file", MaxPieces),
-			Fix: "check that --config names the settings.toml file; remove what does not belong in it"}}
+			Fix: "check that this is the settings file (that --config, if given, names settings.toml); remove what does not belong in it"}}
 	}
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {

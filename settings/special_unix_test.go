@@ -60,11 +60,16 @@ func TestLoadRefusesSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "settings.toml")
 	mkfifo(t, fifo)
-	for _, explicit := range []bool{false, true} {
+	// The fix says what to do about the path: with --config, name another
+	// file; at the default path, move the thing out of the way.
+	for explicit, fix := range map[bool]string{true: "point --config at a settings.toml file", false: "move it away (mv " + fifo + " " + fifo + ".old)"} {
 		probs := loadWithin(t, fifo, explicit)
-		if len(probs) != 1 || probs[0].File != fifo || !strings.Contains(probs[0].Msg, "is a named pipe (FIFO), not a regular file") || probs[0].Fix == "" {
-			t.Fatalf("Load(FIFO, explicit=%v) = %v", explicit, probs)
+		if len(probs) != 1 || probs[0].File != fifo || !strings.Contains(probs[0].Msg, "is a named pipe (FIFO), not a regular file") || !strings.Contains(probs[0].Fix, fix) {
+			t.Fatalf("Load(FIFO, explicit=%v) = %v, want the fix %q", explicit, probs, fix)
 		}
+	}
+	if probs := loadWithin(t, dir, false); len(probs) != 1 || !strings.Contains(probs[0].Msg, "is a directory") || strings.Contains(probs[0].Fix, "--config") {
+		t.Fatalf("Load(directory at the default path) = %v: a fix naming --config, which was not used", probs)
 	}
 	lines, valid := Check(fifo, true, filepath.Join(dir, "models"))
 	if valid || len(lines) != 2 || !strings.HasPrefix(lines[0], fifo+": is a named pipe (FIFO)") {
