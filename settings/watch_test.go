@@ -135,6 +135,29 @@ func relink(t *testing.T, target, link string) {
 	}
 }
 
+// repointThenEdit points link at target and waits for that to be
+// reported, then edits until the edit is reported too: the watch must have
+// moved to where the link now leads.
+func repointThenEdit(t *testing.T, calls <-chan struct{}, target, link string, edit func()) {
+	t.Helper()
+	drain(calls)
+	relink(t, target, link)
+	wantCall(t, calls, "pointing "+link+" at "+target)
+	drain(calls)
+	untilCall(t, calls, "an edit where "+link+" now leads", edit)
+}
+
+// symlinkAt makes a symbolic link at link to target, and link's folder.
+func symlinkAt(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeIn writes content to path and returns path.
 func writeIn(t *testing.T, path, content string) string {
 	t.Helper()
@@ -171,12 +194,7 @@ func TestWatchFollowsASymlinkedSettingsFile(t *testing.T) {
 	}
 	home, config := xdgConfigFile(t)
 	target := writeIn(t, filepath.Join(home, "dotfiles", "ocm", "settings.toml"), "backend = \"auto\"\n")
-	if err := os.MkdirAll(filepath.Dir(config), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, config); err != nil {
-		t.Fatal(err)
-	}
+	symlinkAt(t, target, config)
 	calls := watchHarness(t, Watched{Files: []string{config}})
 
 	untilCall(t, calls, "editing the file the settings link points to", func() {
@@ -191,13 +209,7 @@ func TestWatchFollowsASymlinkedSettingsFile(t *testing.T) {
 	})
 
 	other := writeIn(t, filepath.Join(home, "elsewhere", "settings.toml"), "backend = \"auto\"\n")
-	drain(calls)
-	relink(t, other, config)
-	wantCall(t, calls, "pointing the link at another file")
-	drain(calls)
-	untilCall(t, calls, "editing the file the link now points to", func() {
-		writeIn(t, other, "backend = \"ollama\"\n")
-	})
+	repointThenEdit(t, calls, other, config, func() { writeIn(t, other, "backend = \"ollama\"\n") })
 }
 
 // A settings folder that is a symbolic link (stow folds a whole folder
@@ -211,27 +223,15 @@ func TestWatchFollowsASymlinkedSettingsFolder(t *testing.T) {
 	v1 := writeIn(t, filepath.Join(home, "dotfiles", "v1", "settings.toml"), "backend = \"auto\"\n")
 	v2 := writeIn(t, filepath.Join(home, "dotfiles", "v2", "real.toml"), "backend = \"auto\"\n")
 	// v2's settings.toml is itself a relative link to real.toml.
-	if err := os.Symlink("real.toml", filepath.Join(filepath.Dir(v2), "settings.toml")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Dir(config)), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	symlinkAt(t, "real.toml", filepath.Join(filepath.Dir(v2), "settings.toml"))
 	folder := filepath.Dir(config) // ~/.config/ocm, a link to a folder
-	if err := os.Symlink(filepath.Dir(v1), folder); err != nil {
-		t.Fatal(err)
-	}
+	symlinkAt(t, filepath.Dir(v1), folder)
 	calls := watchHarness(t, Watched{Files: []string{config}})
 	untilCall(t, calls, "editing the settings file in the linked folder", func() {
 		writeIn(t, v1, "backend = \"ollama\"\n")
 	})
-	drain(calls)
-	relink(t, "../dotfiles/v2", folder)
-	wantCall(t, calls, "pointing the folder link at another folder")
-	drain(calls)
-	untilCall(t, calls, "editing the file at the end of the chain of links", func() {
-		writeIn(t, v2, "backend = \"ollama\"\n")
-	})
+	// The edit is at the end of a chain of links.
+	repointThenEdit(t, calls, "../dotfiles/v2", folder, func() { writeIn(t, v2, "backend = \"ollama\"\n") })
 }
 
 // A models folder that is a symbolic link: re-pointing it is a change, and
@@ -248,23 +248,12 @@ func TestWatchFollowsASymlinkedModelsFolder(t *testing.T) {
 		}
 	}
 	models := filepath.Join(root, "data", "models")
-	if err := os.MkdirAll(filepath.Dir(models), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(disk1, models); err != nil {
-		t.Fatal(err)
-	}
+	symlinkAt(t, disk1, models)
 	calls := watchHarness(t, Watched{Dirs: []string{models}})
 	untilCall(t, calls, "a model arriving in the linked folder", func() {
 		writeIn(t, filepath.Join(disk1, "a.gguf"), "GGUF")
 	})
-	drain(calls)
-	relink(t, disk2, models)
-	wantCall(t, calls, "pointing the models link at another folder")
-	drain(calls)
-	untilCall(t, calls, "a model arriving in the new folder", func() {
-		writeIn(t, filepath.Join(disk2, "b.gguf"), "GGUF")
-	})
+	repointThenEdit(t, calls, disk2, models, func() { writeIn(t, filepath.Join(disk2, "b.gguf"), "GGUF") })
 }
 
 // spotsFor resolves a path one name at a time: each link on the way, then
