@@ -460,7 +460,7 @@ func (c *checker) misplaced(key, name, table, home string) {
 		fix = fmt.Sprintf("move it above the first [table] line: every key below a %s line belongs to %s", where(table), where(table))
 	case table == "":
 		msg = fmt.Sprintf("%s belongs under %s; it is ignored at the top level", name, where(home))
-		fix = fmt.Sprintf("move it below the %s line, or write %s.%s", where(home), home, writeFix(home + "." + name)[len("write "):])
+		fix = fmt.Sprintf("move it below the %s line, or write it as %s.%s", where(home), home, name)
 	default:
 		msg = fmt.Sprintf("%s belongs under %s, not %s; it is ignored there", name, where(home), where(table))
 		fix = fmt.Sprintf("move it below the %s line", where(home))

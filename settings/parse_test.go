@@ -242,9 +242,9 @@ func TestRules(t *testing.T) {
 		// A settings key in the wrong table: where it belongs, whichever
 		// way it is written.
 		{"table key at the top", "max_restarts = 5\n",
-			[]want{{1, "max_restarts", "max_restarts belongs under [supervisor]; it is ignored at the top level", "below the [supervisor] line, or write supervisor.max_restarts = 3", true}}},
+			[]want{{1, "max_restarts", "max_restarts belongs under [supervisor]; it is ignored at the top level", "below the [supervisor] line, or write it as supervisor.max_restarts", true}}},
 		{"level at the top", "\nlevel = \"off\"\n",
-			[]want{{2, "level", "level belongs under [notifications]", `notifications.level = "all"`, true}}},
+			[]want{{2, "level", "level belongs under [notifications]", "write it as notifications.level", true}}},
 		{"top-level key under a table", "[supervisor]\nmax_restarts = 5\nmodel_id = \"m\"\n",
 			[]want{{3, "supervisor.model_id", "model_id belongs at the top level, not under [supervisor]; it is ignored there", "above the first [table] line: every key below a [supervisor] line belongs to [supervisor]", true}}},
 		{"top-level key under notifications", "[notifications]\nbackend = \"llamacpp\"\n",
