@@ -156,8 +156,10 @@ func errText(err error) string {
 // Reporting follows docs/settings.md: a syntax or type error stops there and is the
 // only error reported (with its line and key), because what follows it
 // cannot be trusted; otherwise every semantic error is reported, each with
-// its key, its line and a fix. Unknown keys are tolerated, for files written
-// by a newer version, and named together in one warning.
+// its key, its line and a fix, up to MaxProblems. Unknown keys are
+// tolerated, for files written by a newer version, and named together in
+// one warning; settings keys in the wrong table get a warning each. A
+// document with more than MaxPieces pieces is refused before it is decoded.
 //
 // The Settings returned are Defaults() overlaid with the file's values; when
 // HasErrors(problems) they are incomplete and must not be used.
