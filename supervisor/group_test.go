@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -398,5 +399,30 @@ func TestRealSpawnErrorIsOneSentence(t *testing.T) {
 			t.Errorf("reason %q\nwant   %q", st.Reason, tc.want)
 		}
 		stop()
+	}
+}
+
+// BenchmarkExitSeen is the time from spawn to the exit being seen for a
+// child that exits at once: alone, and leaving a grandchild (sleep 2) that
+// holds its stdout and stderr. With a log, as the agent always has one.
+func BenchmarkExitSeen(b *testing.B) {
+	for _, tc := range []struct{ name, script string }{
+		{"alone", "exit 0"},
+		{"grandchild_holds_pipes", "sleep 2 & exit 0"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			log, err := logfile.Open(filepath.Join(b.TempDir(), "llama-server.log"), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer log.Close()
+			for b.Loop() {
+				p, err := spawn(&Command{Path: "/bin/sh", Args: []string{"-c", tc.script}}, log)
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-p.Exited()
+			}
+		})
 	}
 }
