@@ -426,3 +426,24 @@ func BenchmarkExitSeen(b *testing.B) {
 		})
 	}
 }
+
+// A pid file that cannot be written (its folder removed after the agent
+// started) is said in one sentence naming the file, why and what it costs;
+// the server runs regardless.
+func TestRealPIDFileProblemIsOneSentence(t *testing.T) {
+	cfg := realConfig(t)
+	cfg.PIDFile = filepath.Join(t.TempDir(), "gone", "llama-server.pid")
+	var logged syncBuffer
+	sup := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	sub := sup.Subscribe(64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, sub, 10*time.Second, state(status.Running))
+	want := "cannot write the pid file " + cfg.PIDFile + ": its folder " + filepath.Dir(cfg.PIDFile) +
+		" does not exist (it was removed after the agent started): a llama-server left behind by a killed agent will not be stopped by the next one"
+	if !strings.Contains(logged.String(), strconv.Quote(want)) {
+		t.Fatalf("agent log lacks %q:\n%s", want, logged.String())
+	}
+}
