@@ -255,12 +255,7 @@ while [ $i -lt 3000 ]; do
 done
 exec "$@"`)
 	var logged syncBuffer
-	sup := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	sub := sup.Subscribe(256)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { sup.Run(ctx); done <- nil }()
-	t.Cleanup(func() { cancel(); <-done })
+	sup, sub, stop := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	st := waitFor(t, sub, 20*time.Second, func(st status.Status) bool {
 		if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
 			t.Fatalf("the server died of the full disk: %s", st.LastError)
@@ -275,11 +270,7 @@ exec "$@"`)
 	}
 	sup.Stop() // the server's shutdown lines are written once there is room
 	waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.State == status.Stopped && st.Warning == "" })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	done <- nil
+	stop()
 	log, _ := os.ReadFile(cfg.LogPath)
 	if !regexp.MustCompile(`lines lost here \(.*no space left on device\)`).Match(log) || !bytes.Contains(log, []byte("cleaning up before exit")) {
 		t.Fatalf("the log did not resume with a note of the loss:\n%s", log)
@@ -434,12 +425,7 @@ func TestRealPIDFileProblemIsOneSentence(t *testing.T) {
 	cfg := realConfig(t)
 	cfg.PIDFile = filepath.Join(t.TempDir(), "gone", "llama-server.pid")
 	var logged syncBuffer
-	sup := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	sub := sup.Subscribe(64)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	_, sub, _ := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	waitFor(t, sub, 10*time.Second, state(status.Running))
 	want := "cannot write the pid file " + cfg.PIDFile + ": its folder " + filepath.Dir(cfg.PIDFile) +
 		" does not exist (it was removed after the agent started): a llama-server left behind by a killed agent will not be stopped by the next one"

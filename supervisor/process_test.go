@@ -63,9 +63,9 @@ func realConfig(t *testing.T, knobs ...string) Config {
 
 // realRun starts Run in the background; the returned stop cancels it and
 // waits until Run returned (the child reaped).
-func realRun(t *testing.T, cfg Config) (*Supervisor, *status.Subscription, func()) {
+func realRun(t *testing.T, cfg Config, opts ...Option) (*Supervisor, *status.Subscription, func()) {
 	t.Helper()
-	sup := New(cfg)
+	sup := New(cfg, opts...)
 	sub := sup.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -577,7 +577,7 @@ func procStart(t *testing.T, pid int) string {
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return "proc:" + f[19]
+	return f[19]
 }
 
 // A llama-server left behind by an earlier agent is stopped with the
