@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -188,36 +187,6 @@ func waitHealthy(t *testing.T, port int) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// mountTmpfs mounts a small tmpfs for the test, or skips when this process
-// may not mount (it needs root or CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (%v): run the tests as root to cover a full disk", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
 // fill writes a file in dir until the file system is full.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
@@ -241,7 +210,7 @@ func fill(t *testing.T, dir string) string {
 // A full disk under the log: the server is neither killed nor slowed by
 // it, the loss is said once, and the log resumes once there is room.
 func TestRealFullDiskNeverHurtsTheServer(t *testing.T) {
-	dir := mountTmpfs(t, "64k")
+	dir := fakellamatest.MountTmpfs(t, "64k")
 	filler := fill(t, dir)
 	cfg := realConfig(t)
 	cfg.LogPath = filepath.Join(dir, "llama-server.log")
@@ -254,7 +223,7 @@ while [ $i -lt 3000 ]; do
 	i=$((i+1))
 done
 exec "$@"`)
-	var logged syncBuffer
+	var logged fakellamatest.Output
 	sup, sub, stop := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	st := waitFor(t, sub, 20*time.Second, func(st status.Status) bool {
 		if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
@@ -424,7 +393,7 @@ func BenchmarkExitSeen(b *testing.B) {
 func TestRealPIDFileProblemIsOneSentence(t *testing.T) {
 	cfg := realConfig(t)
 	cfg.PIDFile = filepath.Join(t.TempDir(), "gone", "llama-server.pid")
-	var logged syncBuffer
+	var logged fakellamatest.Output
 	_, sub, _ := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	waitFor(t, sub, 10*time.Second, state(status.Running))
 	want := "cannot write the pid file " + cfg.PIDFile + ": its folder " + filepath.Dir(cfg.PIDFile) +

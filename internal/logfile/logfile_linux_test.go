@@ -9,25 +9,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a small tmpfs for the test, or skips when this process
-// may not mount (it needs root or CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (%v): run the tests as root to cover a full disk", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+)
 
 // A full disk: writes are dropped and counted, never failed (a writer that
 // stops at the first error would stop draining the server's pipe), and the
 // log resumes with a note of the loss once there is room.
 func TestFullDiskDropsThenResumes(t *testing.T) {
-	dir := mountTmpfs(t, "64k")
+	dir := fakellamatest.MountTmpfs(t, "64k")
 	path := filepath.Join(dir, "x.log")
 	f, err := Open(path, 1<<20)
 	if err != nil {
