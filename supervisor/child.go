@@ -67,9 +67,9 @@ type child struct {
 	err  error    // from Wait
 }
 
-// spawn starts c in a process group of its own (startChild), its stdout and stderr
-// drained by us into log (nil: discarded, but the last stderr lines still
-// feed last_error). It must be called from the goroutine that will outlive
+// spawn starts c in a process group of its own (startChild), its stdout
+// and stderr drained by us into log (nil: discarded, but the last stderr
+// lines still feed last_error). It must be called from the goroutine that will outlive
 // the child (see Run: the parent-death signal is tied to the spawning OS
 // thread). Its errors are one sentence a person can act on.
 func spawn(c *Command, log *logfile.File) (proc, error) {
