@@ -18,6 +18,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -210,7 +211,7 @@ func fill(t *testing.T, dir string) string {
 // A full disk under the log: the server is neither killed nor slowed by
 // it, the loss is said once, and the log resumes once there is room.
 func TestRealFullDiskNeverHurtsTheServer(t *testing.T) {
-	dir := fakellamatest.MountTmpfs(t, "64k")
+	dir := testenv.MountTmpfs(t, "64k")
 	filler := fill(t, dir)
 	cfg := realConfig(t)
 	cfg.LogPath = filepath.Join(dir, "llama-server.log")

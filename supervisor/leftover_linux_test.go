@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // stray is a fake llama-server started as an earlier agent would have: in
@@ -111,7 +113,7 @@ func TestStopLeftoverStopsOnlyOurServer(t *testing.T) {
 // ps says, and still told from a reused pid.
 func TestStopLeftoverWithoutProc(t *testing.T) {
 	if _, err := exec.LookPath("ps"); err != nil {
-		needProgram(t, "ps", "procps")
+		testenv.Skip(t, "ps not found (Debian: apt-get install procps)")
 	}
 	saved := procRoot
 	procRoot = t.TempDir() // no procfs there
@@ -153,15 +155,4 @@ func TestStopLeftoverWaitsStopTimeout(t *testing.T) {
 	if err := s.wait(t); !strings.Contains(fmt.Sprint(err), "killed") {
 		t.Fatalf("leftover ended with %v; want killed", err)
 	}
-}
-
-// needProgram skips the test when a program is missing, or fails it under
-// CI=true, where a skip would hide a broken test bed.
-func needProgram(t *testing.T, prog, pkg string) {
-	t.Helper()
-	msg := fmt.Sprintf("%s not found (Debian: apt-get install %s)", prog, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }

@@ -10,14 +10,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // A full disk: writes are dropped and counted, never failed (a writer that
 // stops at the first error would stop draining the server's pipe), and the
 // log resumes with a note of the loss once there is room.
 func TestFullDiskDropsThenResumes(t *testing.T) {
-	dir := fakellamatest.MountTmpfs(t, "64k")
+	dir := testenv.MountTmpfs(t, "64k")
 	path := filepath.Join(dir, "x.log")
 	f, err := Open(path, 1<<20)
 	if err != nil {

@@ -1,4 +1,4 @@
-package fakellamatest
+package testenv
 
 import (
 	"syscall"
@@ -7,8 +7,8 @@ import (
 
 // MountTmpfs mounts a tmpfs of size (such as "64k") on a fresh directory
 // for the test, to fill it up: a real full disk. It skips the test when this
-// process may not mount (that needs root or CAP_SYS_ADMIN), also under CI:
-// no package to install would help there.
+// process may not mount (that needs root or CAP_SYS_ADMIN), even under
+// CI=true: a container without the right cannot be given it by the tests.
 func MountTmpfs(t testing.TB, size string) string {
 	t.Helper()
 	dir := t.TempDir()
