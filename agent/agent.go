@@ -93,16 +93,17 @@ func (a *agent) run(parent context.Context) error {
 	defer cancel()
 	pidFile := a.paths.PIDFile()
 
-	// A llama-server left behind by an earlier agent (one killed where the
-	// parent-death signal does not exist) is stopped before we start ours.
-	if pid, err := supervisor.StopLeftover(ctx, pidFile, supervisor.DefaultPolicy().StopTimeout); err != nil {
+	// A llama-server left behind by an earlier agent is stopped before we
+	// start ours, with the stop_timeout the settings give.
+	s, problems := a.load()
+	cfg := a.config(s, problems)
+	if pid, err := supervisor.StopLeftover(ctx, pidFile, cfg.Policy.StopTimeout); err != nil {
 		a.log.Warn("could not stop a leftover llama-server", "err", err)
 	} else if pid != 0 {
-		a.log.Info("stopped a leftover llama-server from an earlier run", "pid", pid)
+		a.log.Info("stopped a leftover llama-server from an earlier run", "pid", pid, "stop_timeout", cfg.Policy.StopTimeout)
 	}
 
-	s, problems := a.load()
-	sup := supervisor.New(a.config(s, problems), supervisor.WithLogger(a.log))
+	sup := supervisor.New(cfg, supervisor.WithLogger(a.log))
 
 	addr, err := control.Address(a.paths.Socket())
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
@@ -41,13 +43,23 @@ const readyMarker = "starting the main loop"
 // last_error.
 const tailLines = 16
 
+// drainGrace bounds the wait, after the child was reaped and its group
+// killed, for the last of its output. Only a process that left the group
+// (setsid) can hold the pipes open longer; its lines are still drained and
+// logged, just no longer waited for.
+const drainGrace = time.Second
+
+// maxLine bounds one log write; a longer line is written in pieces.
+const maxLine = 64 << 10
+
 // child is a real llama-server process.
 type child struct {
 	cmd     *exec.Cmd
-	grp     *group
+	group   *group
 	exited  chan struct{}
 	ready   chan struct{}
-	readerD chan struct{} // closed when stderr reached EOF
+	drained chan struct{} // closed when stdout and stderr both reached EOF
+	pending atomic.Int32  // pipes not at EOF yet
 	log     io.Writer
 
 	mu   sync.Mutex
@@ -55,84 +67,112 @@ type child struct {
 	err  error    // from Wait
 }
 
-// spawn starts cmd with its own process group, stdout and stderr going to
-// logPath. It must be called from the goroutine that will outlive the child
-// (see Run: the parent-death signal is tied to the spawning OS thread).
+// spawn starts c in a process group of its own (startChild), its stdout
+// and stderr drained by us into log (nil: discarded, but the last stderr
+// lines still feed last_error). It must be called from the goroutine that will outlive
+// the child (see Run: the parent-death signal is tied to the spawning OS
+// thread). Its errors are one sentence a person can act on.
 func spawn(c *Command, log *logfile.File) (proc, error) {
-	cmd := exec.Command(c.Path, c.Args...)
-	cmd.Env = c.Env
-	cmd.SysProcAttr = sysProcAttr()
 	var out io.Writer = io.Discard
 	if log != nil {
 		out = log
 	}
-	pr, pw, err := os.Pipe()
+	// Both pipes are plain files that we read ourselves: Wait returns as
+	// soon as the child is reaped, never waiting on a copy that a grandchild
+	// holding the pipes would keep open, and no copy stops at a failed log
+	// write and leaves the child to die of SIGPIPE.
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("cannot start %s: %w", c.Path, err)
+		}
+		files = append(files, r, w)
+	}
+	outR, outW, errR, errW := files[0], files[1], files[2], files[3]
+	cmd := exec.Command(c.Path, c.Args...)
+	cmd.Env = c.Env
+	cmd.Stdout, cmd.Stderr = outW, errW
+	g, err := startChild(cmd)
+	outW.Close()
+	errW.Close()
 	if err != nil {
-		return nil, fmt.Errorf("stderr pipe: %w", err)
+		outR.Close()
+		errR.Close()
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == cmd.Path {
+			return nil, startError(c.Path, err)
+		}
+		return nil, fmt.Errorf("cannot start %s: %w", c.Path, err)
 	}
-	// stdout is written straight to the log when we have one (llama-server
-	// writes nothing there); stderr passes through us for last_error and the
-	// ready marker.
-	if log != nil {
-		cmd.Stdout = out
-	}
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, err
-	}
-	pw.Close()
-	grp, err := contain(cmd)
-	if err != nil {
-		// Could not contain the child (Windows job object): do not keep an
-		// uncontained server around.
-		cmd.Process.Kill()
-		cmd.Wait()
-		pr.Close()
-		return nil, err
-	}
-	ch := &child{cmd: cmd, grp: grp, exited: make(chan struct{}), ready: make(chan struct{}), readerD: make(chan struct{}), log: out}
-	go ch.readStderr(pr)
+	io.WriteString(out, separator(time.Now(), cmd.Process.Pid, c.Path, c.Args))
+	ch := &child{cmd: cmd, group: g, exited: make(chan struct{}), ready: make(chan struct{}), drained: make(chan struct{}), log: out}
+	ch.pending.Store(2)
+	go ch.drain(outR, false)
+	go ch.drain(errR, true)
 	go ch.wait()
 	return ch, nil
 }
 
-func (c *child) readStderr(r io.ReadCloser) {
-	defer close(c.readerD)
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	readySeen := false
-	for sc.Scan() {
-		line := sc.Text()
-		c.log.Write(append([]byte(line), '\n'))
-		c.mu.Lock()
-		if len(c.tail) == tailLines {
-			copy(c.tail, c.tail[1:])
-			c.tail = c.tail[:tailLines-1]
+// drain copies one of the child's pipes to the log, a line per write, until
+// the last process holding the pipe closes it. It never stops early:
+// whatever happens to the log, the child never blocks on a full pipe nor
+// dies of SIGPIPE. Stderr lines also feed the tail and the ready marker.
+func (c *child) drain(r *os.File, stderr bool) {
+	defer func() {
+		r.Close()
+		if c.pending.Add(-1) == 0 {
+			close(c.drained)
 		}
-		c.tail = append(c.tail, line)
-		c.mu.Unlock()
-		if !readySeen && strings.Contains(line, readyMarker) {
-			readySeen = true
-			close(c.ready)
+	}()
+	br := bufio.NewReaderSize(r, maxLine)
+	readySeen := !stderr
+	for {
+		b, err := br.ReadSlice('\n')
+		if len(b) > 0 {
+			line := b
+			if b[len(b)-1] != '\n' && err != bufio.ErrBufferFull {
+				line = append(b[:len(b):len(b)], '\n') // the last line, unterminated
+			}
+			c.log.Write(line)
+			if stderr {
+				text := strings.TrimRight(string(b), "\r\n")
+				c.mu.Lock()
+				if len(c.tail) == tailLines {
+					copy(c.tail, c.tail[1:])
+					c.tail = c.tail[:tailLines-1]
+				}
+				c.tail = append(c.tail, text)
+				c.mu.Unlock()
+				if !readySeen && strings.Contains(text, readyMarker) {
+					readySeen = true
+					close(c.ready)
+				}
+			}
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
 		}
 	}
-	// A line longer than the buffer ends the scan: drain the rest to the log
-	// so the child never blocks on a full pipe.
-	io.Copy(c.log, r)
 }
 
 func (c *child) wait() {
 	err := c.cmd.Wait()
-	c.grp.release()
-	// The kernel closed the child's end of the pipe when it exited: the
-	// reader reaches EOF within microseconds. Bound the wait anyway, in case
-	// a grandchild inherited stderr.
-	t := time.NewTimer(100 * time.Millisecond)
+	// The child is reaped. What it started goes with it, before its exit is
+	// reported: a grandchild left running would hold the port (every
+	// restart would find it "already in use") and the memory.
+	c.group.release()
+	// All the child wrote is in the pipes; with the group gone the readers
+	// reach EOF within microseconds.
+	t := time.NewTimer(drainGrace)
 	select {
-	case <-c.readerD:
+	case <-c.drained:
 	case <-t.C:
 	}
 	t.Stop()
@@ -145,7 +185,7 @@ func (c *child) wait() {
 func (c *child) Pid() int                { return c.cmd.Process.Pid }
 func (c *child) Exited() <-chan struct{} { return c.exited }
 func (c *child) Ready() <-chan struct{}  { return c.ready }
-func (c *child) Terminate() error        { return c.grp.terminate() }
+func (c *child) Terminate() error        { return c.group.terminate() }
 
 func (c *child) Kill() error {
 	select {
@@ -153,7 +193,7 @@ func (c *child) Kill() error {
 		return nil
 	default:
 	}
-	return c.grp.kill()
+	return c.group.kill()
 }
 
 func (c *child) ExitText() string {

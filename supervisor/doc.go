@@ -14,5 +14,9 @@
 // which ever blocks the Run goroutine. Each health probe runs in a goroutine of its
 // own, so a hung endpoint never blocks the state machine; every spawn runs on
 // one dedicated OS thread (thread.go), because the child's parent-death
-// signal is tied to the thread that forked it.
+// signal is tied to the thread that forked it. Each child has three more:
+// one per output pipe, draining it into the log until the last process
+// holding it is gone, and one waiting for the child, which kills what is
+// left of its process group before the exit is reported (child.go,
+// proc_unix.go). Log troubles come back to the Run goroutine as messages.
 package supervisor

@@ -91,6 +91,9 @@ type world struct {
 	// onSpawn configures each new child (e.g. healthy at once, ignore SIGTERM).
 	onSpawn func(*fakeProc)
 	probes  int
+	// onPortCheck runs inside every port check, e.g. to model a SIGTERM
+	// arriving while the check is out.
+	onPortCheck func()
 }
 
 func newWorld() *world { return &world{nextPID: 1000} }
@@ -150,8 +153,12 @@ func (w *world) probe(ctx context.Context, _ string) error {
 
 func (w *world) portInUse(context.Context, string, int) bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.portBusy
+	busy, hook := w.portBusy, w.onPortCheck
+	w.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return busy
 }
 
 func (w *world) setPortBusy(b bool) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -537,4 +538,47 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 		}
 		h.stop()
 	})
+}
+
+// Shutdown beginning while a respawn is under way (the agent got SIGTERM
+// during the port check before it): nothing more is spawned. The real port
+// check, given a cancelled context, cannot connect and would say "free".
+func TestNoSpawnOnceShutdownBegan(t *testing.T) {
+	run(t, func(t *testing.T) {
+		w := newWorld()
+		cfg := testConfig()
+		cfg.Policy.MaxRestarts = 5
+		h := startHarness(t, w, cfg)
+		h.wantState(status.Starting)
+		w.mu.Lock()
+		w.onPortCheck = h.cancel
+		w.mu.Unlock()
+		w.current().exit("exited with status 1: boom") // a crash loop
+		time.Sleep(cfg.Policy.Backoff(1))
+		h.stop()
+		if n := w.spawned(); n != 1 {
+			t.Fatalf("spawned %d children; the second came after shutdown began", n)
+		}
+	})
+}
+
+// A Start arriving together with the shutdown: whichever the loop sees
+// first, no child is spawned once the context is done.
+func TestStartRacingShutdownSpawnsNothing(t *testing.T) {
+	for i := range 32 {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			run(t, func(t *testing.T) {
+				w := newWorld()
+				h := startHarness(t, w, testConfig())
+				h.sup.Stop()
+				h.wantState(status.Stopped)
+				h.sup.Start()
+				h.cancel()
+				h.stop()
+				if n := w.spawned(); n != 1 {
+					t.Fatalf("spawned %d children; one came after shutdown began", n)
+				}
+			})
+		})
+	}
 }

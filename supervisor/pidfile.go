@@ -1,17 +1,19 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// The pid file holds the child's pid and the binary it runs, so a later
-// agent can tell our llama-server from an unrelated process that reused the
-// pid; where the system tells (Windows), a third line holds the process's
-// creation time, which a reused pid does not share.
+// The pid file holds the child's pid, the binary it runs and, on a third
+// line, when it started (processStarted), so a later agent can tell our
+// llama-server from a process that reused the pid, even one running the
+// same binary.
 
 func (r *runner) writePIDFile(pid int) {
 	if r.cfg.PIDFile == "" {
@@ -22,13 +24,32 @@ func (r *runner) writePIDFile(pid int) {
 		data += strconv.FormatUint(started, 10) + "\n"
 	}
 	tmp := r.cfg.PIDFile + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
-		r.s.log.Warn("cannot write pid file", "path", r.cfg.PIDFile, "err", err)
-		return
+	err := os.WriteFile(tmp, []byte(data), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, r.cfg.PIDFile)
 	}
-	if err := os.Rename(tmp, r.cfg.PIDFile); err != nil {
-		r.s.log.Warn("cannot write pid file", "path", r.cfg.PIDFile, "err", err)
+	if err != nil {
+		os.Remove(tmp)
+		r.s.log.Warn(pidFileProblem(r.cfg.PIDFile, err))
 	}
+}
+
+// pidFileProblem says in one sentence why the pid file could not be
+// written and what that costs.
+func pidFileProblem(path string, err error) string {
+	why := err
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		why = pe.Err
+	case errors.As(err, &le):
+		why = le.Err
+	}
+	if errors.Is(why, fs.ErrNotExist) {
+		return fmt.Sprintf("cannot write the pid file %s: its folder %s does not exist (it was removed after the agent started): a llama-server left behind by a killed agent will not be stopped by the next one", path, filepath.Dir(path))
+	}
+	return fmt.Sprintf("cannot write the pid file %s (%v): a llama-server left behind by a killed agent will not be stopped by the next one", path, why)
 }
 
 func (r *runner) removePIDFile() {
@@ -37,7 +58,7 @@ func (r *runner) removePIDFile() {
 	}
 }
 
-// readPIDFile returns the pid, binary and creation time (0 if absent)
+// readPIDFile returns the pid, binary and start time (0 if absent)
 // recorded in path.
 func readPIDFile(path string) (pid int, binary string, started uint64, err error) {
 	b, err := os.ReadFile(path)

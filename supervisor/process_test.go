@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,9 +63,9 @@ func realConfig(t *testing.T, knobs ...string) Config {
 
 // realRun starts Run in the background; the returned stop cancels it and
 // waits until Run returned (the child reaped).
-func realRun(t *testing.T, cfg Config) (*Supervisor, *status.Subscription, func()) {
+func realRun(t *testing.T, cfg Config, opts ...Option) (*Supervisor, *status.Subscription, func()) {
 	t.Helper()
-	sup := New(cfg)
+	sup := New(cfg, opts...)
 	sub := sup.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -239,81 +238,54 @@ func TestRealStartupTimeout(t *testing.T) {
 	}
 }
 
-func TestStopLeftoverStopsOnlyOurServer(t *testing.T) {
-	cfg := realConfig(t)
-	cmd := exec.Command(cfg.Command.Path, cfg.Command.Args...)
-	cmd.Env = cfg.Command.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	pid := cmd.Process.Pid
-
-	// A pid file naming another binary: not ours, left alone.
-	os.WriteFile(cfg.PIDFile, []byte(fmt.Sprintf("%d\n/usr/bin/something-else\n", pid)), 0o600)
-	if got, err := StopLeftover(t.Context(), cfg.PIDFile, time.Second); got != 0 || err != nil {
-		t.Fatalf("stopped %d (%v) for a foreign binary", got, err)
-	}
-	if !alive(pid) {
-		t.Fatal("foreign process was stopped")
-	}
-	// Our binary: stopped.
-	os.WriteFile(cfg.PIDFile, []byte(fmt.Sprintf("%d\n%s\n", pid, cfg.Command.Path)), 0o600)
-	if got, err := StopLeftover(t.Context(), cfg.PIDFile, time.Second); got != pid || err != nil {
-		t.Fatalf("StopLeftover = %d, %v", got, err)
-	}
-	if err := cmd.Wait(); err == nil {
-		t.Fatal("leftover exited 0; want killed")
-	}
-	if _, err := os.Stat(cfg.PIDFile); !os.IsNotExist(err) {
-		t.Fatal("pid file not removed")
-	}
-}
-
 // --- the agent dies by SIGKILL: its child must not outlive it ---
 
 const agentHelperEnv = "OCM_SUPERVISOR_AGENT_HELPER"
 
 // agentHelper is a minimal agent: it supervises the fake llama-server from
-// the config in the environment until it is killed.
+// the config in the environment until it is killed. With WRAP=1 the server
+// is started through a shell that does not exec and forks two servers (pid
+// files PF1 and PF2, the second on PORT2), as a wrapper script or a router
+// would.
 func agentHelper() int {
 	port, _ := strconv.Atoi(os.Getenv("AGENT_PORT"))
 	self, _ := os.Executable()
 	env := append(os.Environ(), fakellama.HelperEnv+"=1", agentHelperEnv+"=0", "FAKE_LLAMA_PIDFILE="+os.Getenv("AGENT_CHILD_PIDFILE"))
-	cfg := Config{
-		Command:   &Command{Path: self, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env},
-		ProbeHost: "127.0.0.1", Port: port, Policy: DefaultPolicy(),
+	cmd := &Command{Path: self, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env}
+	if os.Getenv("WRAP") == "1" {
+		cmd = &Command{Path: "/bin/sh", Args: []string{"-c", `FAKE_LLAMA_PIDFILE="$PF1" "$@" --port "$AGENT_PORT" &
+FAKE_LLAMA_PIDFILE="$PF2" "$@" --port "$PORT2" &
+wait`, "sh", self, "-m", os.Getenv("AGENT_MODEL")}, Env: env}
 	}
+	cfg := Config{Command: cmd, ProbeHost: "127.0.0.1", Port: port, Policy: DefaultPolicy()}
 	New(cfg).Run(context.Background())
 	return 0
 }
 
-func TestChildDiesWithSIGKILLedAgent(t *testing.T) {
-	dir := t.TempDir()
+// startAgentHelper starts agentHelper with a model in dir and env added.
+func startAgentHelper(t *testing.T, dir string, env ...string) *exec.Cmd {
+	t.Helper()
 	model := filepath.Join(dir, "m.gguf")
-	fakellama.WriteModel(model)
-	childPIDFile := filepath.Join(dir, "child.pid")
+	if err := fakellama.WriteModel(model); err != nil {
+		t.Fatal(err)
+	}
 	self, _ := os.Executable()
 	agent := exec.Command(self, "-test.run=^$")
-	agent.Env = append(os.Environ(), agentHelperEnv+"=1", "AGENT_MODEL="+model,
-		"AGENT_PORT="+strconv.Itoa(fakellamatest.FreePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
+	agent.Env = append(os.Environ(), agentHelperEnv+"=1", "AGENT_MODEL="+model)
+	agent.Env = append(agent.Env, env...)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
-	var childPID int
-	deadline := time.Now().Add(10 * time.Second)
-	for childPID == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent's child never wrote its pid")
-		}
-		if b, err := os.ReadFile(childPIDFile); err == nil {
-			childPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		}
-		time.Sleep(5 * time.Millisecond) // polling a file another process writes
-	}
-	t.Cleanup(func() { syscall.Kill(childPID, syscall.SIGKILL) })
+	return agent
+}
+
+func TestChildDiesWithSIGKILLedAgent(t *testing.T) {
+	dir := t.TempDir()
+	childPIDFile := filepath.Join(dir, "child.pid")
+	agent := startAgentHelper(t, dir, "AGENT_PORT="+strconv.Itoa(fakellamatest.FreePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
+	childPID := readPID(t, childPIDFile)
+	killOnCleanup(t, childPID)
 	killedAt := time.Now()
 	agent.Process.Kill()
 	agent.Wait()

@@ -2,8 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/OpenCircuitDev/ocm-tray/status"
+	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +67,10 @@ type runner struct {
 	probeAgain bool
 	probeDone  chan probeResult
 	probes     sync.WaitGroup
+
+	// logWarning says the log cannot be written; shown beside the
+	// settings' warning until writing works again.
+	logWarning string
 }
 
 // Run supervises until ctx is done, then stops the child, publishes stopped
@@ -141,6 +148,8 @@ func (r *runner) handle(m message) {
 		r.evaluate()
 	case msgApply:
 		r.apply(m.cfg)
+	case msgLogTrouble:
+		r.logTrouble(m.log, m.trouble)
 	}
 }
 
@@ -187,12 +196,17 @@ func (r *runner) evaluate() {
 		r.arm(wakePort, cfg.Policy.HealthCheckInterval)
 		return
 	}
+	if r.ctx.Err() != nil {
+		// Shutdown began (maybe during the port check, which a cancelled
+		// context answers with "free"): nothing is started after it.
+		return
+	}
 	log := r.openLog()
 	var p proc
 	var err error
 	r.thread.do(func() { p, err = r.s.spawn(cfg.Command, log) })
 	if err != nil {
-		r.publish(status.Status{State: status.NotSpawning, Reason: fmt.Sprintf("cannot start %s: %v", cfg.Command.Path, err)})
+		r.publish(status.Status{State: status.NotSpawning, Reason: err.Error()})
 		return
 	}
 	r.child = p
@@ -363,6 +377,9 @@ func (r *runner) disarm() {
 // it current, unless nothing a reader could see changed.
 func (r *runner) publish(st status.Status) {
 	st.Model, st.Warning, st.SettingsError = r.cfg.Model, r.cfg.Warning, r.cfg.SettingsError
+	if r.logWarning != "" {
+		st.Warning = strings.TrimPrefix(st.Warning+"; "+r.logWarning, "; ")
+	}
 	st.Restarts = r.totalRestarts
 	if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
 		st.MaxRestarts = r.cfg.Policy.MaxRestarts // the N of "attempt n/N"
@@ -393,14 +410,38 @@ func (r *runner) openLog() *logfile.File {
 	if r.logFile != nil {
 		r.logFile.Close()
 	}
+	r.logWarning = ""
 	f, err := logfile.Open(r.cfg.LogPath, 0)
 	if err != nil {
 		r.s.log.Warn("cannot open llama-server log; its output is discarded", "path", r.cfg.LogPath, "err", err)
 		r.logFile = nil
 		return nil
 	}
+	f.OnTrouble(func(tr logfile.Trouble) { r.s.mail.post(message{kind: msgLogTrouble, log: f, trouble: tr}) })
 	r.logFile = f
 	return f
+}
+
+// logTrouble says, once, that llama-server's log cannot be written (its
+// lines are dropped and counted, the child never notices), and when it can
+// again.
+func (r *runner) logTrouble(f *logfile.File, tr logfile.Trouble) {
+	if f != r.logFile {
+		return // a log since replaced
+	}
+	if tr.Err != nil {
+		r.s.log.Warn("cannot write the llama-server log; its lines are dropped until that works again", "path", f.Path(), "err", tr.Err)
+		why := tr.Err
+		var pe *fs.PathError
+		if errors.As(why, &pe) {
+			why = pe.Err // the path is said once, below
+		}
+		r.logWarning = fmt.Sprintf("the llama-server log %s cannot be written (%v): its lines are being lost", f.Path(), why)
+	} else {
+		r.s.log.Info("the llama-server log is written again", "path", f.Path(), "lost_lines", tr.Lost)
+		r.logWarning = ""
+	}
+	r.publish(r.st)
 }
 
 // shutdown stops the child, publishes the final stopped and ends every

@@ -26,8 +26,10 @@ type Supervisor struct {
 }
 
 type message struct {
-	kind msgKind
-	cfg  Config
+	kind    msgKind
+	cfg     Config
+	log     *logfile.File   // msgLogTrouble: which log
+	trouble logfile.Trouble // msgLogTrouble: what changed
 }
 
 type msgKind int
@@ -37,6 +39,7 @@ const (
 	msgStop
 	msgRestart
 	msgApply
+	msgLogTrouble // the llama-server log stopped or resumed being written
 )
 
 // Option adjusts a Supervisor at construction.

@@ -574,3 +574,50 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// procStart is how the pid file records a process's start on Linux: its
+// start time in clock ticks since boot (/proc/PID/stat, field 22).
+func procStart(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[19]
+}
+
+// A llama-server left behind by an earlier agent is stopped with the
+// stop_timeout of the settings (2s here), not the built-in 10 s.
+func TestLeftoverStoppedWithConfiguredStopTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	stray := exec.Command(e.llama, "-m", filepath.Join(e.models, "tiny.gguf"), "--port", strconv.Itoa(fakellamatest.FreePort(t)))
+	stray.Env = append(os.Environ(), "FAKE_LLAMA_IGNORE_SIGTERM=1")
+	stray.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	strayDone := make(chan error, 1)
+	go func() { strayDone <- stray.Wait() }()
+	t.Cleanup(func() { stray.Process.Kill(); <-strayDone })
+	runDir := filepath.Join(e.root, "run", "ocm")
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	record := fmt.Sprintf("%d\n%s\n%s\n", stray.Process.Pid, e.llama, procStart(t, stray.Process.Pid))
+	if err := os.WriteFile(filepath.Join(runDir, "llama-server.pid"), []byte(record), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := e.startAgent() // answers once the leftover is gone
+	select {
+	case err := <-strayDone:
+		strayDone <- err
+	default:
+		t.Fatalf("the leftover still runs once the agent answers:\n%s", a.stderr)
+	}
+	if !strings.Contains(a.stderr.String(), "stopped a leftover llama-server") || !strings.Contains(a.stderr.String(), "stop_timeout=2s") {
+		t.Fatalf("agent log:\n%s", a.stderr)
+	}
+}

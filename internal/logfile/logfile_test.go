@@ -48,3 +48,23 @@ func TestReopenCountsExistingSize(t *testing.T) {
 		t.Fatalf("existing content not rotated: %d bytes", len(old))
 	}
 }
+
+// The folder removed while the log is open (a cleaner, a user tidying up):
+// the log comes back with it at the next rotation.
+func TestFolderRemovedComesBack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "x.log")
+	f, err := Open(path, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write([]byte("first line\n"))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("second\n")) // past the cap: rotates, and reopens
+	if got, err := os.ReadFile(path); err != nil || string(got) != "second\n" {
+		t.Fatalf("log %q, %v", got, err)
+	}
+}
