@@ -94,6 +94,10 @@ type world struct {
 	// onPortCheck runs inside every port check, e.g. to model a SIGTERM
 	// arriving while the check is out.
 	onPortCheck func()
+	// shutDown, when set, reports whether shutdown has begun; a spawn after
+	// it is counted in lateSpawns.
+	shutDown   func() bool
+	lateSpawns int
 }
 
 func newWorld() *world { return &world{nextPID: 1000} }
@@ -103,6 +107,9 @@ func (w *world) spawn(*Command, *logfile.File) (proc, error) {
 	defer w.mu.Unlock()
 	if w.spawnErr != nil {
 		return nil, w.spawnErr
+	}
+	if w.shutDown != nil && w.shutDown() {
+		w.lateSpawns++
 	}
 	w.nextPID++
 	p := &fakeProc{pid: w.nextPID, exited: make(chan struct{}), ready: make(chan struct{})}
@@ -184,6 +191,7 @@ type harness struct {
 	t      *testing.T
 	w      *world
 	sup    *Supervisor
+	ctx    context.Context // Run's
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -197,7 +205,7 @@ func startHarness(t *testing.T, w *world, cfg Config) *harness {
 	sup := New(cfg)
 	sup.spawn, sup.probe, sup.portInUse = w.spawn, w.probe, w.portInUse
 	ctx, cancel := context.WithCancel(t.Context())
-	h := &harness{t: t, w: w, sup: sup, cancel: cancel, done: make(chan struct{}), subEnd: make(chan struct{})}
+	h := &harness{t: t, w: w, sup: sup, ctx: ctx, cancel: cancel, done: make(chan struct{}), subEnd: make(chan struct{})}
 	sub := sup.Subscribe(1024)
 	<-sub.C // the initial snapshot, before Run: not a transition
 	go func() {
