@@ -78,7 +78,7 @@ func TestCLIOutputReaderGoesAway(t *testing.T) {
 	e.startAgent()
 	e.waitState("running")
 
-	for _, args := range [][]string{{"status", "--watch"}, {"status", "--watch", "--json"}} {
+	for _, args := range [][]string{{"status", "--watch"}, {"status", "--watch", "--json"}, {"logs", "-f", "-n", "1"}} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)

@@ -68,9 +68,13 @@ func cmdLogs(c *command, o opts, stdout, stderr io.Writer) int {
 	if !o.on("follow") {
 		return exitOK
 	}
-	// Ctrl-C ends the following, which is the normal way out.
+	// Ctrl-C ends the following, which is the normal way out; so does the
+	// reader of our output going away (`ocm-tray logs -f | head -n 1` ends
+	// with head, not at the log's next line, which may be hours away).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, stopOutput := whileOutputRead(ctx, stdout)
+	defer stopOutput()
 	if err := fl.follow(ctx); err != nil {
 		fmt.Fprintf(stderr, "ocm-tray: %v\n", err)
 		return exitError
