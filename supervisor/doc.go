@@ -18,5 +18,5 @@
 // one per output pipe, draining it into the log until the last process
 // holding it is gone, and one waiting for the child, which kills what is
 // left of its process group before the exit is reported (child.go,
-// proc_unix.go). Log troubles come back to the Run goroutine as messages.
+// group_unix.go). Log troubles come back to the Run goroutine as messages.
 package supervisor
