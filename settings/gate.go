@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -98,7 +99,7 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 	case !fi.Mode().IsRegular():
 		// A pipe or a device would have llama-server block, or read for
 		// ever, while opening the model.
-		return refuse("model file %s is %s, not a .gguf file", tildePath(model), fileKind(fi.Mode()))
+		return refuse("model file %s is %s, not a .gguf file", tildePath(model), regular.Kind(fi.Mode()))
 	}
 	return Decision{Spawn: true, Binary: bin, ModelPath: model}
 }
@@ -139,7 +140,7 @@ func resolveBinary(b, in string, fsys FS) (path, reason string) {
 	case fi.IsDir():
 		return "", fmt.Sprintf("llama_server_binary %s is a directory: set it to the llama-server program inside it%s", shown, in)
 	case !fi.Mode().IsRegular():
-		return "", fmt.Sprintf("llama_server_binary %s is %s, not a program%s", shown, fileKind(fi.Mode()), in)
+		return "", fmt.Sprintf("llama_server_binary %s is %s, not a program%s", shown, regular.Kind(fi.Mode()), in)
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0:
 		return "", fmt.Sprintf("llama_server_binary %s is not executable: run chmod +x %s", shown, b)
 	}

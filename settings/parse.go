@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io"
 	"io/fs"
@@ -73,11 +74,11 @@ func readSettings(path string, explicit bool) ([]byte, *Problem) {
 		}
 		return fail(msg, "move it away (mv "+path+" "+path+".old) and write the settings there as a plain file")
 	}
-	notRegular := func(fi fs.FileInfo) ([]byte, *Problem) {
-		if fi.IsDir() {
+	notRegular := func(m fs.FileMode) ([]byte, *Problem) {
+		if m.IsDir() {
 			return notSettings("is a directory, not a settings file", "point --config at the settings.toml file inside it")
 		}
-		return notSettings("is "+fileKind(fi.Mode())+", not a regular file", "point --config at a settings.toml file")
+		return notSettings("is "+regular.Kind(m)+", not a regular file", "point --config at a settings.toml file")
 	}
 	tooLarge := func(size string) ([]byte, *Problem) {
 		return notSettings("is "+size+"too large for a settings file", "check that --config names the settings.toml file")
@@ -92,21 +93,19 @@ func readSettings(path string, explicit bool) ([]byte, *Problem) {
 	case err != nil:
 		return fail("cannot read the settings file: "+errText(err), "check the path and its permissions")
 	case !fi.Mode().IsRegular():
-		return notRegular(fi)
+		return notRegular(fi.Mode())
 	case fi.Size() > MaxFileSize:
 		return tooLarge(fmt.Sprintf("%d bytes, ", fi.Size()))
 	}
-	f, err := openNoBlock(path)
+	f, fi, err := regular.Open(path)
+	var nr *regular.NotRegularError
+	if errors.As(err, &nr) {
+		return notRegular(nr.Mode)
+	}
 	if err != nil {
 		return readFail(err)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return readFail(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return notRegular(fi)
-	}
 	// Read one byte past the limit: the file may have grown since Stat.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
@@ -119,24 +118,6 @@ func readSettings(path string, explicit bool) ([]byte, *Problem) {
 		data = []byte{}
 	}
 	return data, nil
-}
-
-// fileKind names what a file that is not a regular file is, for messages.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	default:
-		return "a special file"
-	}
 }
 
 const defaultConfigHint = "$XDG_CONFIG_HOME/ocm/settings.toml"

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -340,4 +341,39 @@ func (o *otherAgent) cli(args ...string) (string, string, int) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Run()
 	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+// A FIFO at the server's log path hangs nothing: the agent runs the server
+// (its output discarded, said in the agent's log) and quits, and `logs`
+// says what is there instead of waiting for a writer.
+func TestFIFOAtTheServerLog(t *testing.T) {
+	e := newEnv(t)
+	logPath := filepath.Join(e.root, "state", "ocm", "llama-server.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(logPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.writeSettings("", true)
+	a := e.startAgent("--headless")
+	e.waitState("running")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, agentBin, "logs")
+	cmd.Env = e.vars
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatal("`ocm-tray logs` blocked on a FIFO")
+	}
+	if err == nil || !strings.Contains(string(out), "named pipe") {
+		t.Fatalf("logs on a FIFO: %v, %q", err, out)
+	}
+	if _, stderr, code := e.cli("quit"); code != 0 {
+		t.Fatalf("quit: %d %s", code, stderr)
+	}
+	if err := a.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
 }

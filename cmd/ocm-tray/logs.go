@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 	"io"
 	"io/fs"
 	"os"
@@ -276,16 +277,8 @@ func (fl *follower) step() error {
 
 // openStat opens path and says which file it is.
 func openStat(path string) (*os.File, fs.FileInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, fi, nil
+	// A FIFO or device at the log's path must not hang the command.
+	return regular.Open(path)
 }
 
 // printMissed prints NAME.1 when it is neither the generation just finished

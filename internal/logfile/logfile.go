@@ -5,7 +5,9 @@
 //
 // A log never hurts its writer: a write the disk refuses (full, read-only,
 // the folder gone) is dropped and counted, not failed, and every later
-// write tries again. The first write that works again is preceded by a line
+// write tries again, on a file opened afresh (so a log deleted to free the
+// disk is let go, and a removed folder comes back). A log deleted or
+// replaced while writes still work is noticed within a second. The first write that works again is preceded by a line
 // saying how many were lost. Callers that must tell someone register
 // OnTrouble. Writers write one line per Write, so the count is of lines.
 package logfile
@@ -17,7 +19,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 )
+
+// checkEvery is how often a working log checks that its path still names
+// the file it writes to.
+const checkEvery = time.Second
 
 // DefaultMaxBytes caps each generation when Open is given no size.
 const DefaultMaxBytes = 10 << 20
@@ -38,7 +47,9 @@ type File struct {
 	max  int64
 
 	mu        sync.Mutex
-	f         *os.File // nil after a failed rotation or reopen: retried on the next write
+	f         *os.File // nil after a failed write, rotation or reopen: reopened on the next write
+	fi        fs.FileInfo
+	checked   time.Time // when the path was last seen to name f
 	size      int64
 	closed    bool
 	rotate    bool  // the current file must be renamed to NAME.1 before the next is opened
@@ -70,16 +81,16 @@ func (l *File) open() error {
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
 		return fmt.Errorf("log directory: %w", err)
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// A FIFO or device put at the path must neither block the open (the
+	// writer is the supervisor's loop) nor receive the log.
+	f, fi, err := regular.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("open log: %w", err)
+	l.f, l.fi, l.size, l.checked = f, fi, fi.Size(), time.Now()
+	if l.size == 0 {
+		l.midLine = false // a new file: nothing to end
 	}
-	l.f, l.size = f, st.Size()
 	return nil
 }
 
@@ -121,6 +132,16 @@ func (l *File) write(p []byte) (Trouble, bool) {
 		l.f.Close()
 		l.f, l.rotate = nil, true
 	}
+	if l.f != nil && time.Since(l.checked) >= checkEvery {
+		// Deleted, or replaced (by a user, a cleaner, logrotate): writing
+		// on would fill a file nobody can see, and hold its disk space.
+		if fi, err := os.Stat(l.path); err != nil || !os.SameFile(fi, l.fi) {
+			l.f.Close()
+			l.f = nil
+		} else {
+			l.checked = time.Now()
+		}
+	}
 	if l.f == nil {
 		if err := l.reopen(); err != nil {
 			return l.drop(err)
@@ -140,6 +161,11 @@ func (l *File) write(p []byte) (Trouble, bool) {
 		l.midLine = buf[n-1] != '\n'
 	}
 	if err != nil {
+		// Let go of the file: the next write opens it afresh, so space
+		// freed by deleting it is really freed, and a folder removed
+		// meanwhile is made again.
+		l.f.Close()
+		l.f = nil
 		return l.drop(err)
 	}
 	if l.lost == 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
@@ -116,5 +117,62 @@ func TestRotationFailureResumes(t *testing.T) {
 	}
 	if len(troubles) != 2 || troubles[0].Err == nil || troubles[1] != (Trouble{Lost: 3}) {
 		t.Fatalf("troubles %+v", troubles)
+	}
+}
+
+// The disk is full; deleting the log to free it must free it: the log
+// lets go of the deleted file at the failed write, and the next write
+// makes a new one.
+func TestDeletingAFullLogFreesTheDisk(t *testing.T) {
+	dir := testenv.MountTmpfs(t, "64k")
+	path := filepath.Join(dir, "x.log")
+	f, err := Open(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	for range 1000 { // 100 KB into 64 KB
+		f.Write(line)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("after\n"))
+	got, err := os.ReadFile(path)
+	if err != nil || !regexp.MustCompile(`^ocm-tray: \d+ lines lost here \(.*\)\nafter\n$`).Match(got) {
+		t.Fatalf("after deleting the full log it holds %q, %v", got, err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < 32<<10 {
+		t.Fatalf("only %d bytes free: the deleted log is still held open", free)
+	}
+}
+
+// A FIFO at the log's path neither blocks Open (the supervisor's loop
+// calls it) nor receives the log.
+func TestFIFOAtThePathNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		f, err := Open(path, 0)
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Open took a FIFO as the log")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Open blocked on a FIFO")
 	}
 }

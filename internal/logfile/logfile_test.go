@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func TestRotatesAtTheCap(t *testing.T) {
@@ -67,4 +69,26 @@ func TestFolderRemovedComesBack(t *testing.T) {
 	if got, err := os.ReadFile(path); err != nil || string(got) != "second\n" {
 		t.Fatalf("log %q, %v", got, err)
 	}
+}
+
+// A log deleted while writes still work is noticed within checkEvery: the
+// lines after it land in a new file at the path, not in the deleted one.
+func TestDeletedLogIsNoticed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "x.log")
+		f, err := Open(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		f.Write([]byte("one\n"))
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(checkEvery) // fake time: the next write checks the path
+		f.Write([]byte("two\n"))
+		if got, err := os.ReadFile(path); err != nil || string(got) != "two\n" {
+			t.Fatalf("log %q, %v", got, err)
+		}
+	})
 }
