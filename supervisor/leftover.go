@@ -16,13 +16,20 @@ import (
 // pidFile is still the one that agent started: the same binary, created at
 // the recorded moment, so a pid reused by another program, or by another
 // run of the same program, is never touched. It returns the pid it stopped
-// (0 if none) and removes the pid file.
+// (0 if none) and removes the pid file, unless ctx ended the wait while
+// the process still lived: then the file stays, so the next agent still
+// knows of it.
 func StopLeftover(ctx context.Context, pidFile string, stopTimeout time.Duration) (int, error) {
 	pid, binary, started, err := readPIDFile(pidFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
-	defer os.Remove(pidFile)
+	keep := false
+	defer func() {
+		if !keep {
+			os.Remove(pidFile)
+		}
+	}()
 	if err != nil {
 		return 0, err
 	}
@@ -52,6 +59,7 @@ func StopLeftover(ctx context.Context, pidFile string, stopTimeout time.Duration
 		}
 		select {
 		case <-ctx.Done():
+			keep = processAlive(pid)
 			return pid, ctx.Err()
 		case <-tick.C:
 		}

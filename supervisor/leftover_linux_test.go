@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,5 +155,26 @@ func TestStopLeftoverWaitsStopTimeout(t *testing.T) {
 	}
 	if err := s.wait(t); !strings.Contains(fmt.Sprint(err), "killed") {
 		t.Fatalf("leftover ended with %v; want killed", err)
+	}
+}
+
+// The agent stopped (Ctrl-C) while waiting out stop_timeout for a leftover
+// that ignores SIGTERM: the pid file stays, so the next agent still knows
+// of the server instead of finding only "port in use".
+func TestStopLeftoverInterruptedKeepsThePIDFile(t *testing.T) {
+	cfg := realConfig(t)
+	s := startStray(t, cfg, "FAKE_LLAMA_IGNORE_SIGTERM=1")
+	waitHealthy(t, cfg.Port)
+	record(t, cfg, s.pid, cfg.Command.Path)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the wait after the polite stop ends at once
+	if _, err := StopLeftover(ctx, cfg.PIDFile, time.Hour); err == nil {
+		t.Fatal("StopLeftover returned no error for the cancelled wait")
+	}
+	if syscall.Kill(s.pid, 0) != nil {
+		t.Fatalf("the leftover %d ended; the test needs it alive", s.pid)
+	}
+	if _, err := os.Stat(cfg.PIDFile); err != nil {
+		t.Fatalf("pid file gone while the leftover %d still runs: %v", s.pid, err)
 	}
 }
