@@ -1,10 +1,12 @@
 package status
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -147,7 +149,37 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		a, e, n := s.Attempts, s.LastError, s.MaxRestarts
 		w.Attempts, w.LastError, w.MaxRestarts = &a, &e, &n
 	}
-	return json.Marshal(w)
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	return escapeInvisible(b), nil
+}
+
+// escapeInvisible writes the characters encoding/json leaves raw but a
+// terminal acts on, the C1 controls and the bidirectional controls (U+202E
+// turns what follows around), as \u escapes: `ocm-tray status --json`
+// printed to a terminal shows them as what they are. The JSON means the
+// same.
+func escapeInvisible(b []byte) []byte {
+	if !bytes.ContainsFunc(b, invisible) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if invisible(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+func invisible(r rune) bool {
+	return (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (the CLI client uses it).

@@ -140,3 +140,20 @@ func TestHubPublishesBounded(t *testing.T) {
 		}
 	}
 }
+
+// A terminal would act on bidi and C1 controls that encoding/json leaves
+// raw: the JSON carries them escaped, and reads back the same.
+func TestJSONEscapesInvisibleControls(t *testing.T) {
+	st := Status{State: NotSpawning, Reason: "model \u202egnp.exe\u0085 not found"}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"state":"not_spawning","reason":"model \u202egnp.exe\u0085 not found"}`; string(b) != want {
+		t.Fatalf("JSON %s, want %s", b, want)
+	}
+	var back Status
+	if err := json.Unmarshal(b, &back); err != nil || back.Reason != st.Reason {
+		t.Fatalf("read back %q, %v", back.Reason, err)
+	}
+}

@@ -45,8 +45,10 @@ const tailLines = 16
 
 // drainGrace bounds the wait, after the child was reaped and its group
 // killed, for the last of its output. Only a process that left the group
-// (setsid) can hold the pipes open longer; its lines are still drained and
-// logged, just no longer waited for.
+// (setsid) can hold the pipes open longer; its lines are still drained (it
+// never blocks on a full pipe) and go to the log until the log is closed or
+// replaced at the next spawn, then nowhere. They are just no longer waited
+// for.
 const drainGrace = time.Second
 
 // maxLine bounds one log write; a longer line is written in pieces.

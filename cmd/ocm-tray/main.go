@@ -36,10 +36,10 @@ func cmdAgent(o opts, stdout, stderr io.Writer) int {
 	// Quit: the context ends, the supervisor stops and reaps the child.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	// The agent outlives its stderr: started as `ocm-tray 2>&1 | head`, or
-	// from a terminal since closed, its next log line would otherwise be a
-	// write to a broken pipe, which the Go runtime turns into death by
-	// SIGPIPE, leaving the socket and the pid file behind and the server
+	// The agent outlives its stderr: started as `ocm-tray 2>&1 | head` (or
+	// with stderr on any pipe whose reader left), its next log line would
+	// otherwise be a write to a broken pipe, which the Go runtime turns into
+	// death by SIGPIPE, leaving the socket and the pid file behind and the server
 	// unsupervised. Asking for SIGPIPE makes such a write fail with EPIPE
 	// instead (the log then goes to the file alone). Notify rather than
 	// Ignore: an ignored signal stays ignored in llama-server after exec.
