@@ -83,9 +83,17 @@ type agent struct {
 	paths settings.Paths
 	log   *slog.Logger
 
-	// Owned by the watcher goroutine after start.
+	// mu serialises loading the settings: the watcher reloads on a change,
+	// the settle timer when a model file may have finished downloading.
+	mu       sync.Mutex
 	lastGood settings.Settings
 	haveGood bool // lastGood came from a valid file (or defaults)
+	// settle re-runs the reload while the model file is still being
+	// written: a download that stops writing sends no more events, so
+	// nothing else would look at the file again. nil when not armed; after
+	// shutdown began, closed is set and nothing is armed again.
+	settle *time.Timer
+	closed bool
 }
 
 func (a *agent) run(parent context.Context) error {
@@ -95,8 +103,10 @@ func (a *agent) run(parent context.Context) error {
 
 	// A llama-server left behind by an earlier agent is stopped before we
 	// start ours, with the stop_timeout the settings give.
+	a.mu.Lock()
 	s, problems := a.load()
-	cfg := a.config(s, problems)
+	cfg, settle := a.config(s, problems)
+	a.mu.Unlock()
 	if pid, err := supervisor.StopLeftover(ctx, pidFile, cfg.Policy.StopTimeout); err != nil {
 		a.log.Warn("could not stop a leftover llama-server", "err", err)
 	} else if pid != 0 {
@@ -128,9 +138,15 @@ func (a *agent) run(parent context.Context) error {
 
 	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
+	a.mu.Lock()
+	a.armSettle(settle, sup, notifier)
+	a.mu.Unlock()
+	defer a.stopSettle()
 
 	goDo("settings watcher", func() error {
 		what := func() settings.Watched {
+			a.mu.Lock()
+			defer a.mu.Unlock()
 			return settings.Watched{Files: []string{a.paths.ConfigFile}, Dirs: []string{settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}}
 		}
 		return settings.Watch(ctx, what, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
@@ -171,7 +187,7 @@ func (a *agent) run(parent context.Context) error {
 }
 
 // load reads the settings file, logs its problems and, when it is valid,
-// makes it the last good settings.
+// makes it the last good settings. The caller holds mu.
 func (a *agent) load() (settings.Settings, []settings.Problem) {
 	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
 	a.logProblems(problems)
@@ -205,23 +221,24 @@ func chooseSettings(loadedValid, haveGood bool) choice {
 }
 
 // config turns loaded settings into the supervisor's Config, as
-// chooseSettings decides.
-func (a *agent) config(s settings.Settings, problems []settings.Problem) supervisor.Config {
+// chooseSettings decides. settle is when to look at a model file still
+// being written again (0: no need). The caller holds mu.
+func (a *agent) config(s settings.Settings, problems []settings.Problem) (cfg supervisor.Config, settle time.Duration) {
 	switch chooseSettings(!settings.HasErrors(problems), a.haveGood) {
 	case keepLastGood:
-		cfg := a.build(a.lastGood)
+		cfg, settle = a.build(a.lastGood)
 		cfg.SettingsError = settings.ErrorText(problems)
-		return cfg
+		return cfg, settle
 	case refuseAll:
-		return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: settings.ErrorText(problems)}
+		return supervisor.Config{Policy: supervisor.DefaultPolicy(), Refusal: "invalid settings in " + a.paths.ConfigFile + ": fix them (ocm-tray check lists every problem)", SettingsError: settings.ErrorText(problems)}, 0
 	}
 	return a.build(s)
 }
 
-func (a *agent) build(s settings.Settings) supervisor.Config {
-	cfg := settings.BuildConfig(s, a.paths)
+func (a *agent) build(s settings.Settings) (supervisor.Config, time.Duration) {
+	cfg, d := settings.Build(s, a.paths)
 	cfg.PIDFile = a.paths.PIDFile()
-	return cfg
+	return cfg, d.Settle
 }
 
 // reload re-reads the settings after a change to the settings folder or the
@@ -229,11 +246,47 @@ func (a *agent) build(s settings.Settings) supervisor.Config {
 // child only if what it runs changed); an invalid one keeps the running
 // child and the last good settings and sets settings_error.
 func (a *agent) reload(sup *supervisor.Supervisor, n *notify.Notifier) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
 	s, problems := a.load()
 	if !settings.HasErrors(problems) {
 		n.SetLevel(status.NotifyLevel(s.Notifications.Level))
 	}
-	sup.Apply(a.config(s, problems))
+	cfg, settle := a.config(s, problems)
+	sup.Apply(cfg)
+	a.armSettle(settle, sup, n)
+}
+
+// settleMargin is added to the gate's settle time, so the file is looked
+// at once it is past the window, not a hair before it.
+const settleMargin = 100 * time.Millisecond
+
+// armSettle schedules a reload after settle (0: cancels one). The caller
+// holds mu.
+func (a *agent) armSettle(settle time.Duration, sup *supervisor.Supervisor, n *notify.Notifier) {
+	if a.settle != nil {
+		a.settle.Stop()
+		a.settle = nil
+	}
+	if settle <= 0 || a.closed {
+		return
+	}
+	a.settle = time.AfterFunc(settle+settleMargin, func() { a.reload(sup, n) })
+}
+
+// stopSettle cancels a pending settle reload for good. A reload already
+// running finishes (it only posts to the supervisor); none starts after.
+func (a *agent) stopSettle() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.settle != nil {
+		a.settle.Stop()
+		a.settle = nil
+	}
 }
 
 func (a *agent) logProblems(problems []settings.Problem) {

@@ -31,6 +31,13 @@ func decide(s Settings, modelsDir string, fsys FS) Decision {
 // nil and Refusal says why; Recheck re-runs the gate before every respawn,
 // since the model file or the binary may have gone meanwhile.
 func BuildConfig(s Settings, p Paths) supervisor.Config {
+	cfg, _ := Build(s, p)
+	return cfg
+}
+
+// Build is BuildConfig that also returns the gate's decision, whose Settle
+// says when a model file still being written should be judged again.
+func Build(s Settings, p Paths) (supervisor.Config, Decision) {
 	if s.File == "" {
 		s.File = p.ConfigFile
 	}
@@ -67,5 +74,5 @@ func BuildConfig(s Settings, p Paths) supervisor.Config {
 		}
 		return ""
 	}
-	return cfg
+	return cfg, d
 }

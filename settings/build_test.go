@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
 
@@ -26,7 +27,7 @@ func TestBuildConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(models, "m.gguf")
-	if err := os.WriteFile(model, nil, 0o644); err != nil {
+	if err := gguftest.Tiny().Write(model); err != nil {
 		t.Fatal(err)
 	}
 	paths := Paths{ConfigFile: filepath.Join(home, "settings.toml"), ModelsDir: models, StateDir: filepath.Join(home, "state")}

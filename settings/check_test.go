@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
 )
 
 // TestCheck asserts `ocm-tray check` output line for line.
@@ -25,7 +27,7 @@ func TestCheck(t *testing.T) {
 	if err := os.WriteFile(bin, nil, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(models, "m.gguf"), nil, 0o644); err != nil {
+	if err := gguftest.Tiny().Write(filepath.Join(models, "m.gguf")); err != nil {
 		t.Fatal(err)
 	}
 	const good = "backend = \"llamacpp\"\nmodel_id = \"m\"\nllama_server_binary = \"~/bin/llama-server\"\n"

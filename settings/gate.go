@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // FS is what the spawn-gate asks of the file system. It is an interface so
@@ -34,6 +35,9 @@ type Decision struct {
 	Reason    string // why not, in words a person can act on ("" when Spawn)
 	Binary    string // the resolved absolute path of llama-server (when Spawn)
 	ModelPath string // models_dir/<model_id>.gguf (when Spawn)
+	// Settle is set when the model file is still being written: judge it
+	// again after this long, and the server may start then.
+	Settle time.Duration
 }
 
 // ModelsDir is the folder Gate looks in: models_dir (with ~/ expanded) when
@@ -45,10 +49,11 @@ func ModelsDir(s Settings, defaultDir string) string {
 	return defaultDir
 }
 
-// Gate decides whether llama-server may be spawned (docs/settings.md, "Spawn-gate", the seed's
-// should_spawn_llama_supervisor): backend is llamacpp, llama_server_binary
+// Gate decides whether llama-server may be spawned (docs/settings.md,
+// "Spawn-gate"): backend is llamacpp, llama_server_binary
 // names an executable file, model_id is set and models_dir/<model_id>.gguf
-// exists. It refuses rather than spawn a server that cannot start, since
+// exists and is a complete GGUF file, all its parts there, not being
+// written. It refuses rather than spawn a server that cannot start, since
 // that would only burn the restart budget and end in
 // failed_after_max_restarts; a refusal instead tells the person what is
 // missing, and the gate runs again when the settings or the models folder
@@ -100,6 +105,9 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 		// A pipe or a device would have llama-server block, or read for
 		// ever, while opening the model.
 		return refuse("model file %s is %s, not a .gguf file", tildePath(model), regular.Kind(fi.Mode()))
+	}
+	if reason, settle := judgeModel(fsys, model); reason != "" {
+		return Decision{Reason: reason, Settle: settle}
 	}
 	return Decision{Spawn: true, Binary: bin, ModelPath: model}
 }

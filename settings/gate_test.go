@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
 )
 
 // fakeFS is a file system of paths and modes, and a PATH of names.
@@ -180,7 +182,9 @@ func TestGateOS(t *testing.T) {
 	}
 	write(filepath.Join(bin, "llama-server"), 0o755)
 	write(filepath.Join(bin, "noexec"), 0o644)
-	write(filepath.Join(models, "m.gguf"), 0o644)
+	if err := gguftest.Tiny().Write(filepath.Join(models, "m.gguf")); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("PATH", bin)
 
 	for _, tc := range []struct {

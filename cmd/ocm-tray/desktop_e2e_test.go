@@ -23,6 +23,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
@@ -103,11 +104,12 @@ func (e *env) editSettings(pairs ...string) {
 	}
 }
 
-// breakModel replaces the model with a file that is not GGUF: the fake
-// llama-server then aborts at the end of its load, as the real one does.
+// breakModel replaces the model with one of an architecture llama.cpp does
+// not know: it passes the spawn-gate, and the fake llama-server then aborts
+// at the end of its load, as the real one does.
 func (e *env) breakModel() {
 	e.t.Helper()
-	if err := os.WriteFile(filepath.Join(e.models, "tiny.gguf"), []byte("not a model\n"), 0o644); err != nil {
+	if err := fakellama.WriteBrokenModel(filepath.Join(e.models, "tiny.gguf")); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -434,7 +436,7 @@ func TestDesktopCrashLoopNotifies(t *testing.T) {
 	}
 	// What failed (how it died, and the server's own reason, not libstdc++'s
 	// "terminate called") and what to do.
-	for _, s := range []string{"after 1 restart", "SIGABRT: gguf_init_from_file_impl: invalid magic characters", "llama-server.log", "ocm-tray start"} {
+	for _, s := range []string{"after 1 restart", "SIGABRT: llama_model_load: error loading model: unknown model architecture: 'nosucharch'", "llama-server.log", "ocm-tray start"} {
 		if !strings.Contains(last.body, s) {
 			t.Errorf("the failure notification's body lacks %q:\n%s", s, last.body)
 		}

@@ -29,13 +29,16 @@
 //     endpoints answer 401 without "Authorization: Bearer KEY" when --api-key
 //     is set. /props, /completion(s), /v1/completions and
 //     /v1/chat/completions give small canned answers; anything else 404.
-//   - A model file that is missing, empty or does not start with "GGUF" is
-//     found out at the end of the load window: the port answered 503 until
-//     then; stderr gets "gguf_init_from_file_impl: invalid magic characters"
-//     (or "failed to open GGUF file") and "failed to load model" lines, then
-//     "terminate called without an active exception", and the process dies by
-//     a real SIGABRT (wait status: signal 6). WriteModel writes a file that
-//     passes.
+//   - A model file that is missing, empty, does not start with "GGUF" or
+//     is of the architecture "nosucharch" is found out at the end of the
+//     load window: the port answered 503 until then; stderr gets
+//     "gguf_init_from_file_impl: invalid magic characters" (or "failed to
+//     open GGUF file", or "unknown model architecture: 'nosucharch'") and
+//     "failed to load model" lines, then "terminate called without an
+//     active exception", and the process dies by a real SIGABRT (wait
+//     status: signal 6). WriteModel writes a file that passes,
+//     WriteBrokenModel one of the unknown architecture (which the
+//     spawn-gate lets through).
 //   - SIGTERM or SIGINT during start-up or load: handlers are "not installed
 //     yet", so the process dies of that very signal (signal 15 or 2). After
 //     the model is loaded: "cleaning up before exit..." then, a couple of

@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
+	"github.com/OpenCircuitDev/ocm-tray/models"
 )
 
 // HelperEnv is the environment variable that makes RunIfHelper take over the
@@ -46,14 +49,28 @@ func RunIfHelper() {
 	}
 }
 
-// WriteModel writes a tiny file at path that the fake loads: the GGUF magic,
-// version 3 and empty tensor and key-value counts. The real llama-server
-// would reject it; the fake only checks the magic.
+// WriteModel writes a tiny complete GGUF model at path that the fake
+// loads (gguftest.Tiny: architecture llama, Q8_0). It is dated an hour
+// back, a download finished long ago: the spawn-gate holds back a file
+// modified within the last seconds.
 func WriteModel(path string) error {
-	b := []byte("GGUF")
-	b = append(b, 3, 0, 0, 0)           // version (uint32 LE)
-	b = append(b, make([]byte, 8+8)...) // tensor count, kv count (uint64 LE)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := gguftest.Tiny().Write(path); err != nil {
+		return fmt.Errorf("fakellama: write model: %w", err)
+	}
+	return nil
+}
+
+// UnknownArch is the architecture of WriteBrokenModel's file.
+const UnknownArch = "nosucharch"
+
+// WriteBrokenModel writes a complete GGUF model of an architecture no
+// llama.cpp knows: it passes the spawn-gate, and the server fails to load
+// it ("unknown model architecture"), as the real one does with a model
+// newer than its build.
+func WriteBrokenModel(path string) error {
+	f := gguftest.Tiny()
+	f.KV[0].Value = UnknownArch
+	if err := f.Write(path); err != nil {
 		return fmt.Errorf("fakellama: write model: %w", err)
 	}
 	return nil
@@ -147,7 +164,9 @@ func run(opts options, k knobs, lg *logger) int {
 	if err := checkModel(opts.model); err != nil {
 		if !k.loseLog {
 			lg.printf("%v", err)
-			lg.printf("llama_model_load: error loading model: llama_model_loader: failed to load model from %s", opts.model)
+			if !errors.Is(err, errUnknownArch) {
+				lg.printf("llama_model_load: error loading model: llama_model_loader: failed to load model from %s", opts.model)
+			}
 			lg.printf("llama_model_load_from_file_impl: failed to load model")
 			lg.printf("common_init_from_params: failed to load model '%s'", opts.model)
 			lg.printf("srv    load_model: failed to load model, '%s'", opts.model)
@@ -241,8 +260,13 @@ func after(d time.Duration) <-chan time.Time {
 // start with "GGUF".
 var errBadMagic = errors.New("gguf_init_from_file_impl: invalid magic characters")
 
-// checkModel does the one check the fake's loader makes: the file opens and
-// starts with the GGUF magic.
+// errUnknownArch is the real loader's complaint about a model of an
+// architecture the build does not know.
+var errUnknownArch = errors.New("llama_model_load: error loading model: unknown model architecture")
+
+// checkModel does the checks the fake's loader makes: the file opens,
+// starts with the GGUF magic and, when its header says, is of an
+// architecture other than UnknownArch.
 func checkModel(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -252,6 +276,16 @@ func checkModel(path string) error {
 	magic := make([]byte, 4)
 	if _, err := io.ReadFull(f, magic); err != nil || !bytes.Equal(magic, []byte("GGUF")) {
 		return fmt.Errorf("%w: '%s', expected 'GGUF'", errBadMagic, printable(magic))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("gguf_init_from_file: failed to read GGUF file '%s'", path)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("gguf_init_from_file: failed to read GGUF file '%s'", path)
+	}
+	if h, err := models.ReadHeader(f, fi.Size()); err == nil && h.Architecture == UnknownArch {
+		return fmt.Errorf("%w: '%s'", errUnknownArch, h.Architecture)
 	}
 	return nil
 }

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package models
+
+import "os"
+
+// openNoBlock is os.Open: outside Unix opening a file does not wait for a
+// writer.
+func openNoBlock(path string) (*os.File, error) { return os.Open(path) }

@@ -1,0 +1,89 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/models"
+)
+
+// ModelJudge is the part of a file system that looks inside model files.
+// OSFS has it; a file system without it (the gate's tables of fake files)
+// has every model file that exists judged sound.
+type ModelJudge interface {
+	JudgeModel(path string) models.Verdict
+}
+
+// JudgeModel judges the model file at path now (models.JudgeFile).
+func (OSFS) JudgeModel(path string) models.Verdict { return models.JudgeFile(path, time.Now()) }
+
+// judgeModel checks the model at path (the first part of a split model)
+// before llama-server is started on it: every part is there, and each is a
+// complete GGUF file that is not being written. Starting the server on a
+// file still downloading would have it fail to load and spend the restart
+// budget; refusing says how far the download is, and settle says when to
+// look again (the download may have finished by then).
+func judgeModel(fsys FS, path string) (reason string, settle time.Duration) {
+	parts := models.Parts(path)
+	for i, p := range parts {
+		if i > 0 {
+			_, err := fsys.Stat(p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return fmt.Sprintf("model file %s not found: a split model needs all %d parts", tildePath(p), len(parts)), 0
+			case err != nil:
+				return fmt.Sprintf("model file %s cannot be read: %s", tildePath(p), errText(err)), 0
+			}
+		}
+		j, ok := fsys.(ModelJudge)
+		if !ok {
+			continue
+		}
+		if reason, settle := verdictReason(tildePath(p), j.JudgeModel(p)); reason != "" {
+			return reason, settle
+		}
+	}
+	return "", 0
+}
+
+// verdictReason says what is wrong with a model file, in the gate's words.
+func verdictReason(shown string, v models.Verdict) (string, time.Duration) {
+	switch v.Problem {
+	case models.Writing:
+		return fmt.Sprintf("model file %s is still being written (%s so far)", shown, models.Bytes(v.Size)), v.Settle
+	case models.Incomplete:
+		if v.Want == 0 {
+			return fmt.Sprintf("model file %s is incomplete: %s, cut short inside its header", shown, models.Bytes(v.Size)), 0
+		}
+		return fmt.Sprintf("model file %s is incomplete: %s", shown, models.BytesOf(v.Size, v.Want)), 0
+	case models.NotGGUF:
+		if v.Size == 0 {
+			return fmt.Sprintf("model file %s is not a GGUF file (it is empty)", shown), 0
+		}
+		return fmt.Sprintf("model file %s is not a GGUF file", shown), 0
+	case models.Damaged:
+		return fmt.Sprintf("model file %s is damaged (%s): download it again", shown, v.Detail), 0
+	case models.Unreadable:
+		return fmt.Sprintf("model file %s cannot be read: %s", shown, v.Detail), 0
+	case models.NotRegular:
+		return fmt.Sprintf("model file %s is %s, not a .gguf file", shown, modeKind(v.Mode)), 0
+	}
+	return "", 0
+}
+
+// modeKind names a file that is not a regular file.
+func modeKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
