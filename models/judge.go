@@ -152,3 +152,18 @@ func unit(n int64) (string, int64) {
 	}
 	return "bytes", 1
 }
+
+// modeKind names a file that is not a regular file.
+func modeKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}

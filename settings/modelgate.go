@@ -50,40 +50,9 @@ func judgeModel(fsys FS, path string) (reason string, settle time.Duration) {
 
 // verdictReason says what is wrong with a model file, in the gate's words.
 func verdictReason(shown string, v models.Verdict) (string, time.Duration) {
-	switch v.Problem {
-	case models.Writing:
-		return fmt.Sprintf("model file %s is still being written (%s so far)", shown, models.Bytes(v.Size)), v.Settle
-	case models.Incomplete:
-		if v.Want == 0 {
-			return fmt.Sprintf("model file %s is incomplete: %s, cut short inside its header", shown, models.Bytes(v.Size)), 0
-		}
-		return fmt.Sprintf("model file %s is incomplete: %s", shown, models.BytesOf(v.Size, v.Want)), 0
-	case models.NotGGUF:
-		if v.Size == 0 {
-			return fmt.Sprintf("model file %s is not a GGUF file (it is empty)", shown), 0
-		}
-		return fmt.Sprintf("model file %s is not a GGUF file", shown), 0
-	case models.Damaged:
-		return fmt.Sprintf("model file %s is damaged (%s): download it again", shown, v.Detail), 0
-	case models.Unreadable:
-		return fmt.Sprintf("model file %s cannot be read: %s", shown, v.Detail), 0
-	case models.NotRegular:
-		return fmt.Sprintf("model file %s is %s, not a .gguf file", shown, modeKind(v.Mode)), 0
+	what := v.Describe()
+	if what == "" {
+		return "", 0
 	}
-	return "", 0
-}
-
-// modeKind names a file that is not a regular file.
-func modeKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
+	return "model file " + shown + " " + what, v.Settle
 }
