@@ -94,6 +94,15 @@ type agent struct {
 	// shutdown began, closed is set and nothing is armed again.
 	settle *time.Timer
 	closed bool
+	// snap identifies the settings file the last load read, for model_id
+	// edits (settings.SetModelID); snapOK is false when the file changed
+	// while it was being read (the watcher reloads it again).
+	snap   settings.Snapshot
+	snapOK bool
+
+	// Set in run before anything may call reload or the model verbs.
+	sup      *supervisor.Supervisor
+	notifier *notify.Notifier
 }
 
 func (a *agent) run(parent context.Context) error {
@@ -114,12 +123,14 @@ func (a *agent) run(parent context.Context) error {
 	}
 
 	sup := supervisor.New(cfg, supervisor.WithLogger(a.log))
+	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
+	a.sup, a.notifier = sup, notifier
 
 	addr, err := control.Address(a.paths.Socket())
 	if err != nil {
 		return err
 	}
-	srv, err := control.Listen(addr, control.Source{Hub: sup.Hub(), Controls: sup}, cancel, a.log)
+	srv, err := control.Listen(addr, control.Source{Hub: sup.Hub(), Controls: sup, Models: a}, cancel, a.log)
 	if err != nil {
 		return err // it names the socket (or, on Windows, the pipe)
 	}
@@ -136,10 +147,9 @@ func (a *agent) run(parent context.Context) error {
 	}
 	goDo("control server", func() error { return srv.Serve(ctx) })
 
-	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
 	goDo("notifier", func() error { return a.notifyLoop(ctx, sup, notifier) })
 	a.mu.Lock()
-	a.armSettle(settle, sup, notifier)
+	a.armSettle(settle)
 	a.mu.Unlock()
 	defer a.stopSettle()
 
@@ -149,7 +159,7 @@ func (a *agent) run(parent context.Context) error {
 			defer a.mu.Unlock()
 			return settings.Watched{Files: []string{a.paths.ConfigFile}, Dirs: []string{settings.ModelsDir(a.lastGood, a.paths.ModelsDir)}}
 		}
-		return settings.Watch(ctx, what, settings.DefaultDebounce, func() { a.reload(sup, notifier) })
+		return settings.Watch(ctx, what, settings.DefaultDebounce, a.reload)
 	})
 
 	// The tray lives until the supervisor has reaped the child: Quit must
@@ -189,7 +199,12 @@ func (a *agent) run(parent context.Context) error {
 // load reads the settings file, logs its problems and, when it is valid,
 // makes it the last good settings. The caller holds mu.
 func (a *agent) load() (settings.Settings, []settings.Problem) {
+	// The file is identified before and after it is read: equal, the
+	// snapshot is of the content these settings came from.
+	before, berr := settings.TakeSnapshot(a.paths.ConfigFile)
 	s, problems := settings.Load(a.paths.ConfigFile, a.opts.ConfigPath != "")
+	after, aerr := settings.TakeSnapshot(a.paths.ConfigFile)
+	a.snap, a.snapOK = after, berr == nil && aerr == nil && before == after
 	a.logProblems(problems)
 	if !settings.HasErrors(problems) {
 		a.lastGood, a.haveGood = s, true
@@ -245,19 +260,24 @@ func (a *agent) build(s settings.Settings) (supervisor.Config, time.Duration) {
 // models folder. A valid file takes effect (the supervisor restarts the
 // child only if what it runs changed); an invalid one keeps the running
 // child and the last good settings and sets settings_error.
-func (a *agent) reload(sup *supervisor.Supervisor, n *notify.Notifier) {
+func (a *agent) reload() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.reloadLocked()
+}
+
+// reloadLocked is reload with mu held.
+func (a *agent) reloadLocked() {
 	if a.closed {
 		return
 	}
 	s, problems := a.load()
 	if !settings.HasErrors(problems) {
-		n.SetLevel(status.NotifyLevel(s.Notifications.Level))
+		a.notifier.SetLevel(status.NotifyLevel(s.Notifications.Level))
 	}
 	cfg, settle := a.config(s, problems)
-	sup.Apply(cfg)
-	a.armSettle(settle, sup, n)
+	a.sup.Apply(cfg)
+	a.armSettle(settle)
 }
 
 // settleMargin is added to the gate's settle time, so the file is looked
@@ -266,7 +286,7 @@ const settleMargin = 100 * time.Millisecond
 
 // armSettle schedules a reload after settle (0: cancels one). The caller
 // holds mu.
-func (a *agent) armSettle(settle time.Duration, sup *supervisor.Supervisor, n *notify.Notifier) {
+func (a *agent) armSettle(settle time.Duration) {
 	if a.settle != nil {
 		a.settle.Stop()
 		a.settle = nil
@@ -274,7 +294,7 @@ func (a *agent) armSettle(settle time.Duration, sup *supervisor.Supervisor, n *n
 	if settle <= 0 || a.closed {
 		return
 	}
-	a.settle = time.AfterFunc(settle+settleMargin, func() { a.reload(sup, n) })
+	a.settle = time.AfterFunc(settle+settleMargin, a.reload)
 }
 
 // stopSettle cancels a pending settle reload for good. A reload already

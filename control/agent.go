@@ -15,4 +15,6 @@ type Controls interface {
 type Source struct {
 	Hub      *status.Hub
 	Controls Controls
+	// Models are the model verbs; nil answers them with an error.
+	Models ModelControls
 }

@@ -112,7 +112,7 @@ type exchange struct {
 
 // send opens a connection (or takes Dial's), ties it to ctx and writes the
 // request line.
-func (c *Client) send(ctx context.Context, cmd string) (*exchange, error) {
+func (c *Client) send(ctx context.Context, req request) (*exchange, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -139,7 +139,7 @@ func (c *Client) send(ctx context.Context, cmd string) (*exchange, error) {
 	x := &exchange{c: c, nc: nc, br: bufio.NewReader(nc), ctx: ctx}
 	// A deadline in the past wakes any read or write blocked on nc.
 	x.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	_, x.werr = nc.Write(requestLine(cmd))
+	_, x.werr = nc.Write(requestLine(req))
 	return x, nil
 }
 
@@ -162,7 +162,7 @@ func (x *exchange) readLine() ([]byte, error) {
 
 // Status asks the agent for its current status.
 func (c *Client) Status(ctx context.Context) (status.Status, error) {
-	x, err := c.send(ctx, cmdStatus)
+	x, err := c.send(ctx, request{Cmd: cmdStatus})
 	if err != nil {
 		return status.Status{}, err
 	}
@@ -195,7 +195,7 @@ func (c *Client) Do(ctx context.Context, cmd string) error {
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-	x, err := c.send(ctx, cmd)
+	x, err := c.send(ctx, request{Cmd: cmd})
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (c *Client) Do(ctx context.Context, cmd string) error {
 // ctx's error when ctx ends, and an error wrapping
 // status.ErrSlowSubscriber when the agent cut a slow watcher off.
 func (c *Client) Watch(ctx context.Context, fn func(line []byte, ev status.Event) error) error {
-	x, err := c.send(ctx, cmdWatch)
+	x, err := c.send(ctx, request{Cmd: cmdWatch})
 	if err != nil {
 		return err
 	}

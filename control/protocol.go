@@ -28,7 +28,8 @@ const maxRequest = 4096
 const maxReply = 1 << 20
 
 type request struct {
-	Cmd string `json:"cmd"`
+	Cmd   string `json:"cmd"`
+	Model string `json:"model,omitempty"` // use, load, unload
 }
 
 // reply is the union of the non-status replies; Error is a pointer so that
@@ -37,12 +38,14 @@ type reply struct {
 	OK    bool    `json:"ok,omitempty"`
 	Error *string `json:"error,omitempty"`
 	At    string  `json:"at,omitempty"`
+	// Message says what a model command asked for, in words.
+	Message string `json:"message,omitempty"`
 }
 
 var okLine = []byte(`{"ok":true}`)
 
-func requestLine(cmd string) []byte {
-	b, _ := json.Marshal(request{Cmd: cmd}) // a struct of one string cannot fail
+func requestLine(req request) []byte {
+	b, _ := json.Marshal(req) // a struct of strings cannot fail
 	return append(b, '\n')
 }
 

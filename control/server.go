@@ -265,6 +265,8 @@ func (s *Server) handle(nc net.Conn) {
 			return
 		}
 		s.watch(nc)
+	case cmdUse, cmdLoad, cmdUnload:
+		s.write(nc, s.modelRequest(req))
 	default:
 		s.write(nc, errorLine(fmt.Sprintf("unknown command %q", req.Cmd)))
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/readfile"
 )
 
 // SettleTime is how long a model file must go unmodified before it is
@@ -56,18 +58,15 @@ type Verdict struct {
 // blocking (a named pipe at the path must not hang the agent) and reads
 // only the header.
 func JudgeFile(path string, now time.Time) Verdict {
-	f, err := openNoBlock(path)
-	if err != nil {
+	f, fi, err := readfile.Open(path)
+	var nr *readfile.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		return Verdict{Problem: NotRegular, Mode: nr.Mode}
+	case err != nil:
 		return Verdict{Problem: Unreadable, Detail: errText(err)}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Verdict{Problem: Unreadable, Detail: errText(err)}
-	}
-	if !fi.Mode().IsRegular() {
-		return Verdict{Problem: NotRegular, Mode: fi.Mode()}
-	}
 	v := Verdict{Size: fi.Size()}
 	// A clock set back, or a file from a machine whose clock runs ahead,
 	// gives a modification time in the future; more than SettleTime ahead
@@ -151,19 +150,4 @@ func unit(n int64) (string, int64) {
 		return "kB", 1e3
 	}
 	return "bytes", 1
-}
-
-// modeKind names a file that is not a regular file.
-func modeKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }

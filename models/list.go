@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/readfile"
 )
 
 // Model is one model in the models folder: a .gguf file, or the parts of a
@@ -37,8 +39,9 @@ type Model struct {
 const maxListed = 1000
 
 // List returns the models in dir, sorted by ID. Split parts are one model;
-// projector files (mmproj-*, the vision part of a multimodal model) are
-// not models of their own. A folder that does not exist holds no models.
+// projector files (mmproj, the vision part of a multimodal model) are not
+// models of their own, and hidden files (a download's temporary file) are
+// left out. A folder that does not exist holds no models.
 func List(dir string, now time.Time) ([]Model, error) {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -56,7 +59,8 @@ func List(dir string, now time.Time) ([]Model, error) {
 	var ids []string
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasSuffix(name, Ext) || strings.HasPrefix(name, "mmproj") || e.IsDir() || len(ids) >= maxListed {
+		if !strings.HasSuffix(name, Ext) || strings.HasPrefix(name, ".") || strings.Contains(strings.ToLower(name), "mmproj") ||
+			e.IsDir() || len(ids) >= maxListed {
 			continue
 		}
 		stem := strings.TrimSuffix(name, Ext)
@@ -132,7 +136,7 @@ func (v Verdict) Describe() string {
 	case Unreadable:
 		return "cannot be read: " + v.Detail
 	case NotRegular:
-		return fmt.Sprintf("is %s, not a .gguf file", modeKind(v.Mode))
+		return fmt.Sprintf("is %s, not a .gguf file", readfile.Kind(v.Mode))
 	}
 	return ""
 }
@@ -160,4 +164,21 @@ func trim(x float64) string {
 		return strings.TrimSuffix(fmt.Sprintf("%.1f", x), ".0")
 	}
 	return fmt.Sprintf("%.0f", x)
+}
+
+// Find returns the model that name means: its ID, the ID with .gguf, or
+// the name of a split model without its part suffix.
+func Find(list []Model, name string) (Model, bool) {
+	name = strings.TrimSuffix(name, Ext)
+	for _, m := range list {
+		if m.ID == name {
+			return m, true
+		}
+	}
+	for _, m := range list {
+		if sp, ok := ParseSplit(m.ID); ok && sp.Base == name {
+			return m, true
+		}
+	}
+	return Model{}, false
 }

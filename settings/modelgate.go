@@ -56,3 +56,22 @@ func verdictReason(shown string, v models.Verdict) (string, time.Duration) {
 	}
 	return "model file " + shown + " " + what, v.Settle
 }
+
+// FindModel looks for the model name in the models folder of s (defaultDir
+// when models_dir is not set): an ID as `ocm-tray models` lists it, with or
+// without .gguf, or a split model's name without its part suffix. Not
+// found, the error names the folder it looked in.
+func FindModel(s Settings, defaultDir, name string) (models.Model, error) {
+	dir := ModelsDir(s, defaultDir)
+	list, err := models.List(dir, time.Now())
+	if err != nil {
+		return models.Model{}, err
+	}
+	if m, ok := models.Find(list, name); ok {
+		return m, nil
+	}
+	return models.Model{}, fmt.Errorf("no model %q in %s (ocm-tray models lists them)", name, tildePath(dir))
+}
+
+// ShowPath writes path for a person: under the home directory as ~/...
+func ShowPath(path string) string { return tildePath(path) }

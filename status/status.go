@@ -52,6 +52,11 @@ type Status struct {
 	SettingsError string    // the settings file is invalid; the last good settings are in force
 	Warning       string    // e.g. a non-loopback host
 	Restarts      int       // restarts this agent made since it started
+
+	// Router mode: every model the router knows, with its state (models.go).
+	Models []ModelState
+	// Sleeping: the model is asleep (sleep_after); the next request wakes it.
+	Sleeping bool
 }
 
 // portInUseSuffix ends the not_spawning reason of a port conflict; PortInUse
@@ -101,28 +106,33 @@ func cut(s string, n int) string {
 }
 
 // Equal reports whether two statuses would serialise alike (ignoring Since),
-// i.e. whether a change from a to b is worth publishing.
+// i.e. whether a change from a to b is worth publishing. It compares the
+// JSON itself: that is the definition, and a status holds a list (Models).
 func (s Status) Equal(o Status) bool {
 	s.Since, o.Since = time.Time{}, time.Time{}
-	return s == o
+	a, aerr := json.Marshal(s)
+	b, berr := json.Marshal(o)
+	return aerr == nil && berr == nil && bytes.Equal(a, b)
 }
 
 // wireStatus is the JSON shape. Pointers make "present" explicit where a zero
 // value is meaningful (attempt 0 never happens, attempts 0 does with
 // max_restarts = 0).
 type wireStatus struct {
-	State         State   `json:"state"`
-	Reason        string  `json:"reason,omitempty"`
-	PID           *int    `json:"pid,omitempty"`
-	Attempt       *int    `json:"attempt,omitempty"`
-	Attempts      *int    `json:"attempts,omitempty"`
-	LastError     *string `json:"last_error,omitempty"`
-	Model         string  `json:"model,omitempty"`
-	Since         string  `json:"since,omitempty"`
-	SettingsError string  `json:"settings_error,omitempty"`
-	Warning       string  `json:"warning,omitempty"`
-	MaxRestarts   *int    `json:"max_restarts,omitempty"`
-	Restarts      int     `json:"restarts,omitempty"`
+	State         State        `json:"state"`
+	Reason        string       `json:"reason,omitempty"`
+	PID           *int         `json:"pid,omitempty"`
+	Attempt       *int         `json:"attempt,omitempty"`
+	Attempts      *int         `json:"attempts,omitempty"`
+	LastError     *string      `json:"last_error,omitempty"`
+	Model         string       `json:"model,omitempty"`
+	Since         string       `json:"since,omitempty"`
+	SettingsError string       `json:"settings_error,omitempty"`
+	Warning       string       `json:"warning,omitempty"`
+	MaxRestarts   *int         `json:"max_restarts,omitempty"`
+	Restarts      int          `json:"restarts,omitempty"`
+	Sleeping      bool         `json:"sleeping,omitempty"`
+	Models        []ModelState `json:"models,omitempty"`
 }
 
 // SinceFormat is the layout of "since" and of the watch stream's "at":
@@ -131,7 +141,10 @@ const SinceFormat = time.RFC3339Nano
 
 // MarshalJSON writes the variant's fields (docs/status.md).
 func (s Status) MarshalJSON() ([]byte, error) {
-	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts}
+	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts, Models: s.Models}
+	if s.State == Running {
+		w.Sleeping = s.Sleeping
+	}
 	if !s.Since.IsZero() {
 		w.Since = s.Since.Format(SinceFormat)
 	}
@@ -188,7 +201,8 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning, Restarts: w.Restarts}
+	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning, Restarts: w.Restarts,
+		Models: w.Models, Sleeping: w.Sleeping}
 	if w.MaxRestarts != nil {
 		s.MaxRestarts = *w.MaxRestarts
 	}

@@ -69,6 +69,7 @@ start it again. Prints what it asked for. Exits 3 when no agent is running.`,
 			about: `Stop llama-server and the agent. Returns once the server is reaped and
 the agent is exiting. Exits 3 when no agent is running.`,
 			run: cmdAct},
+		modelsCommand(), useCommand(), unloadCommand(),
 		{name: "logs", synopsis: "[-n N] [-f] [--agent]",
 			about: `Print the last lines of llama-server's log, $XDG_STATE_HOME/ocm/llama-server.log
 (with the end of the rotated llama-server.log.1 first when the current file
@@ -112,6 +113,9 @@ usage:
   ocm-tray status [--json] [--watch]         ask the running agent
   ocm-tray start | stop | restart [--wait]   act on the running agent
   ocm-tray quit                              stop the server and the agent
+  ocm-tray models [--json]                   the models in models_dir, with their state
+  ocm-tray use MODEL [--wait]                make MODEL the model
+  ocm-tray unload [MODEL]                    router mode: unload one model, or all
   ocm-tray logs [-n N] [-f] [--agent]        the server's log (or the agent's)
   ocm-tray init [--config PATH]              write the commented settings file, filled in from what is found
   ocm-tray check [--config PATH]             validate settings; print problems and the gate's decision

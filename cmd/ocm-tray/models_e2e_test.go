@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +65,170 @@ func TestDownloadToFinalNameStartsOnceSettled(t *testing.T) {
 	}
 	st := e.waitState("running")
 	if st["model"] != "tiny" {
+		t.Fatalf("status %v", st)
+	}
+}
+
+// modelsOf runs `ocm-tray models --json`.
+func (e *env) modelsOf() []map[string]any {
+	e.t.Helper()
+	out, errOut, code := e.cli("models", "--json")
+	if code != 0 {
+		e.t.Fatalf("models --json: exit %d: %s", code, errOut)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		e.t.Fatalf("models --json printed %q: %v", out, err)
+	}
+	return list
+}
+
+func TestModelsCommand(t *testing.T) {
+	e := newEnv(t)
+	if out, _, code := e.cli("models"); code != 0 || !strings.HasPrefix(out, "No models in ") {
+		t.Fatalf("empty folder: exit %d\n%s", code, out)
+	}
+	e.writeSettings("", true)
+	q := gguftest.Model("qwen", gguftest.FileTypeQ4_KM, gguftest.Tensor{Type: gguftest.Q4_K, Dims: []uint64{4096, 1000}})
+	if err := q.Write(filepath.Join(e.models, "qwen-q4.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if err := gguftest.Tiny().Write(filepath.Join(e.models, fmt.Sprintf("big-%05d-of-00002.gguf", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(e.models, "broken.gguf"), []byte("<html>"), 0o644)
+	gguftest.Settle(filepath.Join(e.models, "broken.gguf"))
+
+	out, _, code := e.cli("models")
+	if code != 0 {
+		t.Fatalf("models: exit %d", code)
+	}
+	if strings.Contains(out, " \n") {
+		t.Errorf("trailing spaces:\n%q", out)
+	}
+	for _, want := range []string{
+		"Models in ~/data/ocm/models (* is model_id):",
+		"  MODEL", "SIZE", "PARAMS", "QUANT",
+		"* tiny ", "704 bytes", "Q8_0",
+		"  qwen-q4 ", "4.1M ", "Q4_K_M",
+		"  big-00001-of-00002 (2 parts) ", "1.4 kB",
+		"  broken ", "is not a GGUF file",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("models lacks %q:\n%s", want, out)
+		}
+	}
+	list := e.modelsOf()
+	ids := []string{}
+	for _, m := range list {
+		ids = append(ids, m["id"].(string))
+	}
+	if strings.Join(ids, " ") != "big-00001-of-00002 broken qwen-q4 tiny" {
+		t.Fatalf("ids %v", ids)
+	}
+	q4 := list[2]
+	if q4["params"] != float64(4096000) || q4["quant"] != "Q4_K_M" || q4["size"] != float64(q.Size()) || q4["parts"] != float64(1) ||
+		q4["current"] != false || q4["path"] != filepath.Join(e.models, "qwen-q4.gguf") || q4["architecture"] != "llama" {
+		t.Fatalf("qwen-q4: %v", q4)
+	}
+	if list[3]["current"] != true || list[1]["problem"] != "is not a GGUF file" {
+		t.Fatalf("list %v", list)
+	}
+}
+
+// TestUseWithoutAgent: the file is edited in place, only model_id changes;
+// an unknown model names the folder and changes nothing.
+func TestUseWithoutAgent(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("# my comment\n", true)
+	gguftest.Tiny().Write(filepath.Join(e.models, "other.gguf"))
+	before := string(mustRead(t, e.settings))
+
+	_, errOut, code := e.cli("use", "nope")
+	if code != 1 || !strings.Contains(errOut, `no model "nope" in ~/data/ocm/models`) {
+		t.Fatalf("use nope: exit %d, %q", code, errOut)
+	}
+	if got := string(mustRead(t, e.settings)); got != before {
+		t.Fatalf("use of a missing model changed the file:\n%s", got)
+	}
+	out, errOut, code := e.cli("use", "other.gguf")
+	if code != 0 || !strings.Contains(out, `model_id = "other" in ~/config/ocm/settings.toml; no agent is running`) {
+		t.Fatalf("use other: exit %d, %q %q", code, out, errOut)
+	}
+	want := strings.Replace(before, `model_id = "tiny"`, `model_id = "other"`, 1)
+	if got := string(mustRead(t, e.settings)); got != want {
+		t.Fatalf("file after use:\n%s\nwant\n%s", got, want)
+	}
+	if _, _, code := e.cli("use", "--wait", "tiny"); code != 3 {
+		t.Fatalf("use --wait without an agent: exit %d, want 3", code)
+	}
+	if _, errOut, code := e.cli("unload"); code != 3 || !strings.Contains(errOut, "no agent is running") {
+		t.Fatalf("unload without an agent: exit %d %q", code, errOut)
+	}
+}
+
+// TestUseSwitchesTheServer: with an agent running one model, `use --wait`
+// writes model_id and returns once a new server runs the other model.
+func TestUseSwitchesTheServer(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	gguftest.Tiny().Write(filepath.Join(e.models, "other.gguf"))
+	e.startAgent()
+	st := e.waitState("running")
+	pid := pidOf(st)
+	before := string(mustRead(t, e.settings))
+
+	out, errOut, code := e.cli("use", "--wait", "other")
+	if code != 0 {
+		t.Fatalf("use --wait other: exit %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], `model_id = "other" in ~/config/ocm/settings.toml: llama-server switches to it`) ||
+		!strings.HasPrefix(lines[1], "llama-server running (pid ") {
+		t.Fatalf("use --wait printed:\n%s", out)
+	}
+	st = e.status()
+	if st["state"] != "running" || st["model"] != "other" || pidOf(st) == pid {
+		t.Fatalf("status after use: %v", st)
+	}
+	if alive(pid) {
+		t.Fatal("the old server still runs")
+	}
+	if got, want := string(mustRead(t, e.settings)), strings.Replace(before, `"tiny"`, `"other"`, 1); got != want {
+		t.Fatalf("settings after use:\n%s", got)
+	}
+	if list := e.modelsOf(); list[0]["id"] != "other" || list[0]["current"] != true {
+		t.Fatalf("models after use: %v", list)
+	}
+
+	// Nothing to do in single mode: unload says what it needs.
+	if _, errOut, code := e.cli("unload", "other"); code != 1 || !strings.Contains(errOut, `needs router mode: set mode = "router" under [models]`) {
+		t.Fatalf("unload in single mode: exit %d %q", code, errOut)
+	}
+}
+
+// TestUseRefusedOnInvalidSettings: an invalid file is never rewritten, and
+// the running server stays.
+func TestUseRefusedOnInvalidSettings(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("", true)
+	gguftest.Tiny().Write(filepath.Join(e.models, "other.gguf"))
+	e.startAgent()
+	pid := pidOf(e.waitState("running"))
+	bad := strings.Replace(string(mustRead(t, e.settings)), "[supervisor]", "[supervisor]\nmax_restarts = 1000", 1)
+	os.WriteFile(e.settings, []byte(bad), 0o644)
+	e.poll(10*time.Second, "settings_error", func() bool { _, ok := e.status()["settings_error"]; return ok })
+
+	_, errOut, code := e.cli("use", "other")
+	if code != 1 || !strings.Contains(errOut, "has errors") || !strings.Contains(errOut, "max_restarts") {
+		t.Fatalf("use on an invalid file: exit %d %q", code, errOut)
+	}
+	if got := string(mustRead(t, e.settings)); got != bad {
+		t.Fatalf("the invalid file was rewritten:\n%s", got)
+	}
+	if st := e.status(); pidOf(st) != pid || st["model"] != "tiny" {
 		t.Fatalf("status %v", st)
 	}
 }
