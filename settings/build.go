@@ -59,13 +59,20 @@ func Build(s Settings, p Paths) (supervisor.Config, Decision) {
 	if !d.Spawn {
 		cfg.Refusal = d.Reason
 	} else {
-		args := []string{
-			"-m", d.ModelPath,
+		var args []string
+		if d.Router {
+			args = []string{"--models-dir", ModelsDir(s, p.ModelsDir), "--models-max", strconv.Itoa(s.Models.MaxLoaded)}
+		} else {
+			args = []string{"-m", d.ModelPath}
+		}
+		args = append(args,
 			"--host", host,
 			"--port", strconv.Itoa(port),
 			"-c", strconv.Itoa(s.CtxLen),
-		}
+		)
+		args = append(args, sleepArgs(s, d, &cfg)...)
 		cfg.Command = &supervisor.Command{Path: d.Binary, Args: append(args, s.LlamaServerArgs...)}
+		cfg.Router, cfg.Autoload = d.Router, d.Autoload
 	}
 	modelsDir := p.ModelsDir
 	cfg.Recheck = func() string {

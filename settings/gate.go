@@ -38,6 +38,13 @@ type Decision struct {
 	// Settle is set when the model file is still being written: judge it
 	// again after this long, and the server may start then.
 	Settle time.Duration
+
+	// Router: run llama-server's router over the models folder (router
+	// mode); Autoload is model_id when its file is ready to load.
+	Router   bool
+	Autoload string
+	// Caps is what the binary supports, where the settings need to know.
+	Caps Capabilities
 }
 
 // ModelsDir is the folder Gate looks in: models_dir (with ~/ expanded) when
@@ -83,6 +90,9 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 	if reason != "" {
 		return refuse("%s", reason)
 	}
+	if s.Models.Mode == ModeRouter {
+		return routerGate(s, bin, modelsDir, in, fsys)
+	}
 
 	if s.ModelID == "" {
 		return refuse("model_id is not set%s: set it to the name of a .gguf file in %s, without .gguf", in, tildePath(ModelsDir(s, modelsDir)))
@@ -109,7 +119,7 @@ func Gate(s Settings, modelsDir string, fsys FS) Decision {
 	if reason, settle := judgeModel(fsys, model); reason != "" {
 		return Decision{Reason: reason, Settle: settle}
 	}
-	return Decision{Spawn: true, Binary: bin, ModelPath: model}
+	return Decision{Spawn: true, Binary: bin, ModelPath: model, Caps: sleepCaps(s, bin, fsys)}
 }
 
 // resolveBinary turns llama_server_binary into an absolute path of an

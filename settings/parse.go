@@ -384,6 +384,10 @@ func (c *checker) decode(doc map[string]any, s *Settings) {
 					}
 				}
 			}
+		case "models":
+			if t, ok := c.table(k, v); ok {
+				c.decodeModels(t, &s.Models)
+			}
 		default:
 			c.unknownKey("", k, v)
 		}
@@ -633,6 +637,7 @@ func (c *checker) validate(s *Settings) {
 		}
 	}
 	c.validateSupervisor(s.Supervisor)
+	c.validateModels(s.Models)
 	if !slices.Contains(status.NotifyLevels, status.NotifyLevel(s.Notifications.Level)) {
 		c.errorf("notifications.level", `use "all", "failures" or "off"`, "%s is not a notification level", quote(s.Notifications.Level))
 	}
@@ -788,6 +793,9 @@ func managedFlag(arg string) (string, bool) {
 }
 
 func managedFix(flag string) string {
+	if fix, ok := modelsFlagFix(flag); ok {
+		return fix
+	}
 	switch flag {
 	case "-m", "--model":
 		return "remove it and set model_id (and models_dir) instead"

@@ -71,6 +71,7 @@ type Settings struct {
 
 	Supervisor    SupervisorSettings   `toml:"supervisor"`
 	Notifications NotificationSettings `toml:"notifications"`
+	Models        ModelsSettings       `toml:"models"`
 
 	// File is the settings file these settings came from ("" for Defaults).
 	// It is not a key: the gate names it in its reasons ("llama_server_binary
@@ -131,6 +132,7 @@ func Defaults() Settings {
 		CtxLen:           DefaultCtxLen,
 		Supervisor:       supervisorSettingsFrom(supervisor.DefaultPolicy()),
 		Notifications:    NotificationSettings{Level: string(status.NotifyAll)},
+		Models:           defaultModels(),
 	}
 }
 

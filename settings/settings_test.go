@@ -56,6 +56,7 @@ func TestDefaults(t *testing.T) {
 			StopTimeout:         Duration(10 * time.Second),
 		},
 		Notifications: NotificationSettings{Level: "all"},
+		Models:        ModelsSettings{Mode: "single", MaxLoaded: 1},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("Defaults() = %+v\nwant %+v", d, want)
@@ -89,6 +90,7 @@ func TestRoundTrip(t *testing.T) {
 			StopTimeout:         Duration(time.Second),
 		},
 		Notifications: NotificationSettings{Level: "failures"},
+		Models:        ModelsSettings{Mode: "router", MaxLoaded: 3, SleepAfter: Duration(10 * time.Minute)},
 	}
 	for _, tc := range []struct {
 		name string

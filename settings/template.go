@@ -73,6 +73,20 @@ const template = `# ocm-tray settings.
 # Desktop notifications: "all" (every change), "failures" (failures and the
 # recovery from them) or "off".
 # level = "all"
+
+[models]
+# "single": llama-server serves model_id, and the Models menu (or
+# "ocm-tray use MODEL") switches it. "router": llama-server's router serves
+# every model in models_dir and loads one when a request names it, or when
+# you load it from the menu; model_id is loaded at start. Router mode needs
+# a llama-server whose --help lists --models-dir.
+# mode = "single"
+# Router mode: how many models may be loaded at once (0 = no limit); loading
+# one more unloads the one used longest ago.
+# max_loaded = 1
+# Unload the model after this long without requests, freeing its memory;
+# the next request loads it again. "0s" = never.
+# sleep_after = "0s"
 `
 
 // Template returns the commented settings.toml written by "Open settings"

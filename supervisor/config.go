@@ -52,12 +52,22 @@ type Config struct {
 	// file may have been deleted meanwhile). It returns a refusal reason, or
 	// "" to go ahead. Nil means always go ahead.
 	Recheck func() string
+
+	// Router is set when the child is llama-server's router (router mode):
+	// while it runs, the status carries its models (router.go), and
+	// Autoload, when set, is loaded after every (re)start and whenever it
+	// changes. Changing Autoload alone never restarts the child.
+	Router   bool
+	Autoload string
+	// WatchSleep: the child may fall asleep (sleep_after in single mode);
+	// the status says when it does.
+	WatchSleep bool
 }
 
 // childEqual reports whether switching from c to o would leave the child's
 // argv, environment and policy as they were (docs/supervision.md: then it is not
 // restarted).
 func (c Config) childEqual(o Config) bool {
-	return c.Command.Equal(o.Command) && c.Refusal == o.Refusal &&
+	return c.Command.Equal(o.Command) && c.Refusal == o.Refusal && c.Router == o.Router &&
 		c.ProbeHost == o.ProbeHost && c.Port == o.Port && c.Policy == o.Policy && c.LogPath == o.LogPath
 }

@@ -14,6 +14,13 @@ type options struct {
 	ctx    int
 	apiKey string
 	alias  string
+
+	help       bool
+	modelsDir  string // router mode when set (and no -m)
+	modelsMax  int    // router: models loaded at once, 0 = no limit
+	sleepIdle  int    // --sleep-idle-seconds; 0 = never sleep
+	noAutoload bool   // --no-models-autoload
+	modelGiven bool   // -m or LLAMA_ARG_MODEL was given
 }
 
 // defaultModel is the real server's default for -m: it does not exist, so
@@ -31,6 +38,25 @@ const (
 	flagAPIKey
 	flagAlias
 	flagIgnoredValue // accepted with its value, no effect (harmless extras)
+	flagHelp
+	flagModelsDir
+	flagModelsMax
+	flagSleepIdle
+	flagAutoload
+	flagNoAutoload
+)
+
+// switches are the flags that take no value.
+var switches = map[flagKind]bool{flagHelp: true, flagAutoload: true, flagNoAutoload: true}
+
+// routerFlags and sleepFlags exist only in builds that have router mode
+// and sleeping (FAKE_LLAMA_NO_ROUTER, FAKE_LLAMA_NO_SLEEP take them away).
+var (
+	routerFlags = map[string]flagKind{
+		"--models-dir": flagModelsDir, "--models-max": flagModelsMax,
+		"--models-autoload": flagAutoload, "--no-models-autoload": flagNoAutoload,
+	}
+	sleepFlags = map[string]flagKind{"--sleep-idle-seconds": flagSleepIdle}
 )
 
 var flags = map[string]flagKind{
@@ -43,6 +69,7 @@ var flags = map[string]flagKind{
 	"-t": flagIgnoredValue, "--threads": flagIgnoredValue,
 	"-ngl": flagIgnoredValue, "--gpu-layers": flagIgnoredValue, "--n-gpu-layers": flagIgnoredValue,
 	"-np": flagIgnoredValue, "--parallel": flagIgnoredValue,
+	"-h": flagHelp, "--help": flagHelp,
 }
 
 // envArgs are the environment variables the real server reads, applied
@@ -67,8 +94,8 @@ func (e usageError) Error() string { return string(e) }
 
 // parseArgs reads argv (without argv[0]) and the environment the way
 // llama-server does.
-func parseArgs(args []string, getenv func(string) string) (options, error) {
-	o := options{model: defaultModel, host: "127.0.0.1", port: 8080, ctx: 4096}
+func parseArgs(args []string, getenv func(string) string, k knobs) (options, error) {
+	o := options{model: defaultModel, host: "127.0.0.1", port: 8080, ctx: 4096, modelsMax: 4}
 	for _, e := range envArgs {
 		v := getenv(e.name)
 		if v == "" {
@@ -87,8 +114,18 @@ func parseArgs(args []string, getenv func(string) string) (options, error) {
 			}
 		}
 		kind, ok := flags[name]
+		if !ok && !k.noRouter {
+			kind, ok = routerFlags[name]
+		}
+		if !ok && !k.noSleep {
+			kind, ok = sleepFlags[name]
+		}
 		if !ok {
 			return o, usageError("error: invalid argument: " + arg)
+		}
+		if switches[kind] {
+			o.setSwitch(kind)
+			continue
 		}
 		if !hasValue {
 			if i+1 >= len(args) {
@@ -104,10 +141,33 @@ func parseArgs(args []string, getenv func(string) string) (options, error) {
 	return o, nil
 }
 
+func (o *options) setSwitch(kind flagKind) {
+	switch kind {
+	case flagHelp:
+		o.help = true
+	case flagAutoload:
+		o.noAutoload = false
+	case flagNoAutoload:
+		o.noAutoload = true
+	}
+}
+
 func (o *options) set(kind flagKind, v string) error {
 	switch kind {
 	case flagModel:
-		o.model = v
+		o.model, o.modelGiven = v, true
+	case flagModelsDir:
+		o.modelsDir = v
+	case flagModelsMax, flagSleepIdle:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("invalid value %q", v)
+		}
+		if kind == flagModelsMax {
+			o.modelsMax = n
+		} else {
+			o.sleepIdle = n
+		}
 	case flagHost:
 		o.host = v
 	case flagPort, flagCtx:

@@ -13,22 +13,28 @@ func TestParseArgs(t *testing.T) {
 		name    string
 		args    []string
 		getenv  func(string) string
+		k       knobs
 		want    options
 		wantErr string
 	}{
 		{name: "defaults", getenv: none,
-			want: options{model: defaultModel, host: "127.0.0.1", port: 8080, ctx: 4096}},
+			want: options{model: defaultModel, host: "127.0.0.1", port: 8080, ctx: 4096, modelsMax: 4}},
 		{name: "short and long", getenv: none,
 			args: []string{"-m", "x.gguf", "--host", "0.0.0.0", "--port", "0", "-c", "512", "--api-key", "k", "-a", "al", "-ngl", "99"},
-			want: options{model: "x.gguf", host: "0.0.0.0", port: 0, ctx: 512, apiKey: "k", alias: "al"}},
+			want: options{model: "x.gguf", modelGiven: true, host: "0.0.0.0", port: 0, ctx: 512, apiKey: "k", alias: "al", modelsMax: 4}},
 		{name: "equals form", getenv: none,
 			args: []string{"--model=y.gguf", "--port=9", "--ctx-size=0", "--alias=a=b"},
-			want: options{model: "y.gguf", host: "127.0.0.1", port: 9, ctx: 0, alias: "a=b"}},
+			want: options{model: "y.gguf", modelGiven: true, host: "127.0.0.1", port: 9, ctx: 0, alias: "a=b", modelsMax: 4}},
 		{name: "env used", getenv: env(map[string]string{"LLAMA_ARG_HOST": "::1", "LLAMA_ARG_PORT": "7", "LLAMA_ARG_MODEL": "e.gguf", "LLAMA_ARG_CTX_SIZE": "64", "LLAMA_API_KEY": "s"}),
-			want: options{model: "e.gguf", host: "::1", port: 7, ctx: 64, apiKey: "s"}},
+			want: options{model: "e.gguf", modelGiven: true, host: "::1", port: 7, ctx: 64, apiKey: "s", modelsMax: 4}},
 		{name: "flags win over env", getenv: env(map[string]string{"LLAMA_ARG_HOST": "::1", "LLAMA_ARG_PORT": "7", "LLAMA_ARG_MODEL": "e.gguf", "LLAMA_ARG_CTX_SIZE": "64"}),
 			args: []string{"--host", "127.0.0.2", "--port", "8", "-m", "f.gguf", "-c", "32"},
-			want: options{model: "f.gguf", host: "127.0.0.2", port: 8, ctx: 32}},
+			want: options{model: "f.gguf", modelGiven: true, host: "127.0.0.2", port: 8, ctx: 32, modelsMax: 4}},
+		{name: "router and sleep", getenv: none,
+			args: []string{"--models-dir", "/m", "--models-max", "2", "--sleep-idle-seconds=30", "--no-models-autoload", "--help"},
+			want: options{model: defaultModel, host: "127.0.0.1", port: 8080, ctx: 4096, modelsDir: "/m", modelsMax: 2, sleepIdle: 30, noAutoload: true, help: true}},
+		{name: "a build without router mode", getenv: none, k: knobs{noRouter: true}, args: []string{"--models-dir", "/m"}, wantErr: "error: invalid argument: --models-dir"},
+		{name: "a build without sleeping", getenv: none, k: knobs{noSleep: true}, args: []string{"--sleep-idle-seconds", "3"}, wantErr: "error: invalid argument: --sleep-idle-seconds"},
 		{name: "unknown flag", getenv: none, args: []string{"-m", "x", "--bogus"}, wantErr: "error: invalid argument: --bogus"},
 		{name: "unknown flag with value", getenv: none, args: []string{"--bogus=1"}, wantErr: "error: invalid argument: --bogus=1"},
 		{name: "positional", getenv: none, args: []string{"model.gguf"}, wantErr: "error: invalid argument: model.gguf"},
@@ -38,7 +44,7 @@ func TestParseArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseArgs(tt.args, tt.getenv)
+			got, err := parseArgs(tt.args, tt.getenv, tt.k)
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want prefix %q", err, tt.wantErr)

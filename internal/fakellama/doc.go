@@ -69,6 +69,29 @@
 //	FAKE_LLAMA_LOSE_LOG=1            leave out the model-load error lines before an abort (the real server's async log loses them)
 //	FAKE_LLAMA_STDERR_FLOOD=N        write N extra log lines (~120 bytes each) to stderr during load, blocking if nobody drains the pipe
 //	FAKE_LLAMA_PIDFILE=PATH          write the fake's pid (decimal + newline) to PATH once the port is bound
+//	FAKE_LLAMA_NO_ROUTER=1           a build without router mode: --help omits the --models-* flags and they are invalid
+//	FAKE_LLAMA_NO_SLEEP=1            a build without sleeping: --help omits --sleep-idle-seconds and it is invalid
+//
+// # Current builds: --help, sleeping, router mode
+//
+// --help prints a usage text (stdout, exit 0) that lists --models-dir,
+// --models-max and --sleep-idle-seconds unless the knobs above take them
+// away. --sleep-idle-seconds N: after N seconds without a generation
+// request the server logs "handle_sleep: server is entering sleeping
+// state" and /props says "is_sleeping":true; /health, /props and /slots
+// do not wake it, the next completion does ("exiting sleeping state").
+//
+// --models-dir DIR without -m runs the router (router.go): /health is 200
+// at once, /props has "role":"router", GET /models lists DIR's models with
+// status.value unloaded, loading, loaded or sleeping (and failed, exit_code
+// after a failed load), POST /models/load and /models/unload load and
+// unload, --models-max N unloads the model used longest ago, and a
+// generation request is forwarded to the model it names, loading it first.
+// Each model runs in a model server of its own (this program with -m, on a
+// port of its own, in the router's process group, its lines prefixed
+// "[port]" on the router's stderr); it exits when asked on its stdin, and
+// when its stdin ends because the router died. SIGTERM stops the model
+// servers, then the router exits 0. Its log lines are a current build's.
 //
 // # Using it from tests
 //

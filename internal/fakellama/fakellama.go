@@ -83,15 +83,22 @@ func WriteBrokenModel(path string) error {
 // signal handlers, so call it only as a process's main.
 func Main(args []string) int {
 	lg := &logger{w: os.Stderr}
-	opts, err := parseArgs(args, os.Getenv)
-	if err != nil {
-		lg.printf("%v", err)
-		return 1
-	}
 	k, err := readKnobs(os.Getenv)
 	if err != nil {
 		lg.printf("fake-llama-server: %v", err)
 		return 2
+	}
+	opts, err := parseArgs(args, os.Getenv, k)
+	if err != nil {
+		lg.printf("%v", err)
+		return 1
+	}
+	switch {
+	case opts.help:
+		printHelp(os.Stdout, k)
+		return 0
+	case opts.modelsDir != "" && !opts.modelGiven:
+		return runRouter(opts, k, lg)
 	}
 	return run(opts, k, lg)
 }
@@ -144,15 +151,27 @@ func run(opts options, k knobs, lg *logger) int {
 		}
 	}
 
+	// A model server of a router tells it its state on stdout and takes
+	// its commands on stdin.
+	var routerCmds <-chan int
+	var stdoutMu sync.Mutex
+	state := func(string) {}
+	if routerChild() {
+		routerCmds = watchRouter(os.Stdin)
+		state = func(s string) { reportState(os.Stdout, &stdoutMu, s) }
+	}
+
 	st := &serverState{}
+	h := &handler{opts: opts, st: st, unhealthyStatus: k.unhealthyStatus, created: time.Now().Unix()}
 	srv := &http.Server{
-		Handler:  &handler{opts: opts, st: st, unhealthyStatus: k.unhealthyStatus, created: time.Now().Unix()},
+		Handler:  h,
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
 	lg.printf("%s, hostname: %s, port: %d, http threads: %d", MarkerListening, opts.host, port, max(3, runtime.NumCPU()-1))
+	state(childLoading)
 	lg.printf("main: loading model")
 	lg.printf("srv    load_model: loading model '%s'", opts.model)
 	for i := range k.flood {
@@ -176,8 +195,21 @@ func run(opts options, k knobs, lg *logger) int {
 	}
 
 	lg.printf("%s", MarkerLoaded)
+	if opts.sleepIdle > 0 {
+		st.sleep.Store(newSleeper(time.Duration(opts.sleepIdle)*time.Second, func(sleeping bool) {
+			if sleeping {
+				lg.printf("srv  handle_sleep: server is entering sleeping state")
+				state(childSleeping)
+			} else {
+				lg.printf("srv  handle_sleep: server is exiting sleeping state")
+				state(childReady)
+			}
+		}))
+		defer st.sleep.Load().stop()
+	}
 	st.ready.Store(true)
 	lg.printf("main: server is listening on http://%s:%d - %s", opts.host, port, MarkerReady)
+	state(childReady)
 
 	crash, hang, unhealthy := after(k.crashAfter), after(k.hangAfter), after(k.unhealthyAfter)
 	for {
@@ -190,6 +222,13 @@ func run(opts options, k knobs, lg *logger) int {
 		case <-unhealthy:
 			unhealthy = nil
 			st.unhealthy.Store(true)
+		case code := <-routerCmds:
+			if code == 0 {
+				lg.printf("srv    operator(): exit command received, exiting...")
+			} else {
+				lg.printf("srv    operator(): EOF on stdin detected, forcing shutdown...")
+			}
+			return code
 		case <-sigs:
 			return shutdown(k, lg, sigs)
 		}

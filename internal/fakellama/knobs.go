@@ -21,6 +21,8 @@ const (
 	EnvLoseLog         = "FAKE_LLAMA_LOSE_LOG"
 	EnvStderrFlood     = "FAKE_LLAMA_STDERR_FLOOD"
 	EnvPidfile         = "FAKE_LLAMA_PIDFILE"
+	EnvNoRouter        = "FAKE_LLAMA_NO_ROUTER"
+	EnvNoSleep         = "FAKE_LLAMA_NO_SLEEP"
 )
 
 // Crash modes for FAKE_LLAMA_CRASH_MODE.
@@ -39,6 +41,7 @@ type knobs struct {
 	crashMode                             string
 	unhealthyStatus                       int
 	ignoreTerm, cleanExit, loseLog        bool
+	noRouter, noSleep                     bool
 	flood                                 int
 	pidfile                               string
 }
@@ -98,6 +101,8 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 	boolean(EnvIgnoreSIGTERM, &k.ignoreTerm)
 	boolean(EnvCleanExit, &k.cleanExit)
 	boolean(EnvLoseLog, &k.loseLog)
+	boolean(EnvNoRouter, &k.noRouter)
+	boolean(EnvNoSleep, &k.noSleep)
 	if err != nil {
 		return k, err
 	}

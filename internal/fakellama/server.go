@@ -10,9 +10,10 @@ import (
 
 // serverState is what the HTTP handlers read; the main goroutine writes it.
 type serverState struct {
-	ready     atomic.Bool // model loaded: /health answers 200
-	hung      atomic.Bool // FAKE_LLAMA_HANG_AFTER fired
-	unhealthy atomic.Bool // FAKE_LLAMA_UNHEALTHY_AFTER fired
+	ready     atomic.Bool             // model loaded: /health answers 200
+	hung      atomic.Bool             // FAKE_LLAMA_HANG_AFTER fired
+	unhealthy atomic.Bool             // FAKE_LLAMA_UNHEALTHY_AFTER fired
+	sleep     atomic.Pointer[sleeper] // --sleep-idle-seconds, once loaded
 }
 
 type handler struct {
@@ -78,12 +79,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"default_generation_settings": map[string]any{"n_ctx": h.opts.ctx},
 			"total_slots":                 1,
 			"model_path":                  h.opts.model,
+			"is_sleeping":                 h.st.sleep.Load().isSleeping(),
 		})
 	case "/completion", "/completions", "/v1/completions":
 		if r.Method != http.MethodPost {
 			writeJSON(w, http.StatusNotFound, bodyNotFound)
 			return
 		}
+		h.st.sleep.Load().touch()
 		if strings.HasPrefix(path, "/v1/") {
 			writeValue(w, http.StatusOK, map[string]any{
 				"id": "cmpl-fake", "object": "text_completion", "created": time.Now().Unix(), "model": h.modelID(),
@@ -97,6 +100,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, bodyNotFound)
 			return
 		}
+		h.st.sleep.Load().touch()
 		writeValue(w, http.StatusOK, map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": time.Now().Unix(), "model": h.modelID(),
 			"choices": []any{map[string]any{
