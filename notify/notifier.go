@@ -154,6 +154,8 @@ func (d *decider) step(level status.NotifyLevel, next status.Status, logPath str
 	ok := ShouldNotify(level, d.prev, next, d.afterFailure)
 	if ok {
 		m = Compose(d.prev, next, logPath)
+	} else if failed := newlyFailed(d.prev, next); len(failed) > 0 && level != status.NotifyOff {
+		m, ok = ComposeModelFailure(failed[0], logPath), true
 	}
 	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != status.Running
 	d.prev = next

@@ -198,6 +198,14 @@ func (c *child) Kill() error {
 	return c.group.kill()
 }
 
+// Tail is the child's last stderr lines, oldest first: in router mode
+// they hold the lines of a model server that failed to load.
+func (c *child) Tail() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.tail...)
+}
+
 func (c *child) ExitText() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -98,6 +98,8 @@ type world struct {
 	// it is counted in lateSpawns.
 	shutDown   func() bool
 	lateSpawns int
+	// httpDo answers the server's API beyond /health (router.go), if set.
+	httpDo func(ctx context.Context, method, url string, body []byte) (int, []byte, error)
 }
 
 func newWorld() *world { return &world{nextPID: 1000} }
@@ -204,6 +206,9 @@ func startHarness(t *testing.T, w *world, cfg Config) *harness {
 	t.Helper()
 	sup := New(cfg)
 	sup.spawn, sup.probe, sup.portInUse = w.spawn, w.probe, w.portInUse
+	if w.httpDo != nil {
+		sup.httpDo = w.httpDo
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	h := &harness{t: t, w: w, sup: sup, ctx: ctx, cancel: cancel, done: make(chan struct{}), subEnd: make(chan struct{})}
 	sub := sup.Subscribe(1024)

@@ -71,12 +71,22 @@ type runner struct {
 	// logWarning says the log cannot be written; shown beside the
 	// settings' warning until writing works again.
 	logWarning string
+
+	// What the router's models and the sleep state were last read as
+	// (router.go), and the reads in flight.
+	models       []status.ModelState
+	sleeping     bool
+	extraPolling bool
+	extraAgain   bool
+	extraTimer   *time.Timer
+	extraDone    chan extraResult
+	extras       sync.WaitGroup
 }
 
 // Run supervises until ctx is done, then stops the child, publishes stopped
 // and returns once the child is reaped. Call it once.
 func (s *Supervisor) Run(ctx context.Context) {
-	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.Status(), probeDone: make(chan probeResult, 1), thread: startSpawnThread()}
+	r := &runner{s: s, ctx: ctx, cfg: s.cfg, st: s.hub.Status(), probeDone: make(chan probeResult, 1), extraDone: make(chan extraResult, 1), thread: startSpawnThread()}
 	defer r.shutdown()
 	r.evaluate()
 	for {
@@ -94,6 +104,11 @@ func (s *Supervisor) Run(ctx context.Context) {
 			r.startProbe()
 		case res := <-r.probeDone:
 			r.onProbe(res)
+		case res := <-r.extraDone:
+			r.onExtra(res)
+		case <-r.extraTimerC():
+			r.extraTimer = nil
+			r.pollExtra()
 		case <-r.wakeC():
 			r.onWake()
 		case <-r.deadlineC():
@@ -150,6 +165,8 @@ func (r *runner) handle(m message) {
 		r.apply(m.cfg)
 	case msgLogTrouble:
 		r.logTrouble(m.log, m.trouble)
+	case msgPollModels:
+		r.pollExtra()
 	}
 }
 
@@ -164,7 +181,10 @@ func (r *runner) apply(cfg Config) {
 		// The user stopped it; new settings wait for Start.
 	case old.childEqual(cfg) && !(r.st.State == status.NotSpawning && !r.st.PortConflict()):
 		// Same child. (A gate refusal is re-run on any change: the model
-		// folder may have gained the file.)
+		// folder may have gained the file.) A router loads a new model_id.
+		if cfg.Autoload != old.Autoload && r.st.State == status.Running {
+			r.autoload()
+		}
 	default:
 		r.stopChild()
 		r.restarts = 0
@@ -280,6 +300,7 @@ func (r *runner) onProbe(res probeResult) {
 			r.runningAt, r.lastOK = now, now
 			r.publish(status.Status{State: status.Running, PID: r.child.Pid()})
 			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
+			r.onRunning()
 			return
 		}
 		// 503 "Loading model", or not listening yet: progress, keep polling.
@@ -338,6 +359,7 @@ func (r *runner) stopChild() {
 	}
 	r.child, r.readyC = nil, nil
 	r.gen++
+	r.stopExtras()
 	if r.deadline != nil {
 		r.deadline.Stop()
 		r.deadline = nil
@@ -381,6 +403,9 @@ func (r *runner) publish(st status.Status) {
 		st.Warning = strings.TrimPrefix(st.Warning+"; "+r.logWarning, "; ")
 	}
 	st.Restarts = r.totalRestarts
+	if st.State == status.Running {
+		st.Models, st.Sleeping = r.models, r.sleeping
+	}
 	if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
 		st.MaxRestarts = r.cfg.Policy.MaxRestarts // the N of "attempt n/N"
 	}
@@ -451,6 +476,7 @@ func (r *runner) shutdown() {
 	r.thread.stop() // the last child is reaped: its parent thread may go
 	r.disarm()
 	r.probes.Wait()
+	r.extras.Wait()
 	r.publish(status.Status{State: status.Stopped})
 	if r.logFile != nil {
 		r.logFile.Close()

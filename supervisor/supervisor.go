@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
@@ -23,6 +24,11 @@ type Supervisor struct {
 	spawn     func(*Command, *logfile.File) (proc, error)
 	probe     func(ctx context.Context, url string) error
 	portInUse func(ctx context.Context, host string, port int) bool
+	httpDo    func(ctx context.Context, method, url string, body []byte) (int, []byte, error)
+
+	// routerURL is the running router's address (router mode, while it
+	// runs), for LoadModel and UnloadModel; nil otherwise.
+	routerURL atomic.Pointer[string]
 }
 
 type message struct {
@@ -40,6 +46,7 @@ const (
 	msgRestart
 	msgApply
 	msgLogTrouble // the llama-server log stopped or resumed being written
+	msgPollModels // a model was loaded or unloaded: read the models now
 )
 
 // Option adjusts a Supervisor at construction.
@@ -56,7 +63,7 @@ func New(cfg Config, opts ...Option) *Supervisor {
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
 	}
-	s.spawn, s.probe, s.portInUse = spawn, newHTTPProber().probe, portAnswers
+	s.spawn, s.probe, s.portInUse, s.httpDo = spawn, newHTTPProber().probe, portAnswers, httpDo
 	for _, o := range opts {
 		o(s)
 	}

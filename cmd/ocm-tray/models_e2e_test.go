@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
 )
 
@@ -230,5 +231,127 @@ func TestUseRefusedOnInvalidSettings(t *testing.T) {
 	}
 	if st := e.status(); pidOf(st) != pid || st["model"] != "tiny" {
 		t.Fatalf("status %v", st)
+	}
+}
+
+// routerStates is the status's models as id -> state.
+func routerStates(st map[string]any) map[string]string {
+	out := map[string]string{}
+	list, _ := st["models"].([]any)
+	for _, m := range list {
+		mm, _ := m.(map[string]any)
+		id, _ := mm["id"].(string)
+		state, _ := mm["state"].(string)
+		out[id] = state
+	}
+	return out
+}
+
+func (e *env) waitModel(id, state string) map[string]any {
+	e.t.Helper()
+	var st map[string]any
+	e.poll(15*time.Second, id+" "+state, func() bool {
+		st = e.status()
+		return routerStates(st)[id] == state
+	})
+	return st
+}
+
+// TestRouterMode runs the agent on the fake llama-server's router through
+// the CLI: model_id loaded at start, the status's models kept current, use
+// and unload, a model that fails to load while the router stays up, and
+// model_id loaded again after a restart.
+func TestRouterMode(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("[models]\nmode = \"router\"\nmax_loaded = 1\n", true)
+	fakellama.WriteModel(filepath.Join(e.models, "other.gguf"))
+	fakellama.WriteBrokenModel(filepath.Join(e.models, "broken.gguf"))
+	e.startAgent()
+	st := e.waitState("running")
+	routerPID := pidOf(st)
+	st = e.waitModel("tiny", "loaded")
+	if got := routerStates(st); len(got) != 3 || got["other"] != "unloaded" || got["broken"] != "unloaded" {
+		t.Fatalf("models %v", st["models"])
+	}
+	args := strings.ReplaceAll(string(mustRead(t, fmt.Sprintf("/proc/%d/cmdline", routerPID))), "\x00", " ")
+	if !strings.Contains(args, " --models-dir "+e.models+" --models-max 1 --host 127.0.0.1 --port ") || strings.Contains(args, " -m ") {
+		t.Fatalf("the router's argv: %s", args)
+	}
+
+	// models --json carries each model's state.
+	for _, m := range e.modelsOf() {
+		want := map[string]string{"tiny": "loaded", "other": "unloaded", "broken": "unloaded"}[m["id"].(string)]
+		if m["state"] != want {
+			t.Fatalf("models --json: %v", m)
+		}
+	}
+
+	// use: written as model_id and loaded; max_loaded 1 unloads tiny.
+	out, errOut, code := e.cli("use", "--wait", "other")
+	if code != 0 || !strings.Contains(out, `model_id = "other" in ~/config/ocm/settings.toml: the router loads it`) {
+		t.Fatalf("use --wait other: exit %d\n%s%s", code, out, errOut)
+	}
+	st = e.status()
+	if s := routerStates(st); s["other"] != "loaded" || pidOf(st) != routerPID || st["model"] != "other" {
+		t.Fatalf("after use: %v", st)
+	}
+	e.waitModel("tiny", "unloaded")
+
+	// unload one, then all.
+	if out, errOut, code := e.cli("unload", "other"); code != 0 || strings.TrimSpace(out) != "asked the router to unload other" {
+		t.Fatalf("unload other: exit %d %q %q", code, out, errOut)
+	}
+	e.waitModel("other", "unloaded")
+	if _, errOut, code := e.cli("unload", "nope"); code != 1 || !strings.Contains(errOut, `no model "nope" in ~/data/ocm/models`) {
+		t.Fatalf("unload nope: exit %d %q", code, errOut)
+	}
+	e.cli("use", "tiny")
+	e.waitModel("tiny", "loaded")
+	if out, _, code := e.cli("unload"); code != 0 || strings.TrimSpace(out) != "asked the router to unload every model" {
+		t.Fatalf("unload: exit %d %q", code, out)
+	}
+	e.waitModel("tiny", "unloaded")
+
+	// A model that fails to load: failed with why; the router stays up.
+	if _, errOut, code := e.cli("use", "broken"); code != 0 {
+		t.Fatalf("use broken: %s", errOut)
+	}
+	st = e.waitModel("broken", "failed")
+	for _, m := range st["models"].([]any) {
+		if mm := m.(map[string]any); mm["id"] == "broken" {
+			if le, _ := mm["last_error"].(string); !strings.HasPrefix(le, "exited with status 134: ") || !strings.Contains(le, "unknown model architecture: 'nosucharch'") {
+				t.Fatalf("broken: %v", mm)
+			}
+		}
+	}
+	if st["state"] != "running" || pidOf(st) != routerPID {
+		t.Fatalf("the router did not stay up: %v", st)
+	}
+
+	// After a restart the router loads model_id again.
+	e.cli("use", "tiny")
+	if _, _, code := e.cli("restart"); code != 0 {
+		t.Fatal("restart failed")
+	}
+	e.poll(15*time.Second, "a new router with tiny loaded", func() bool {
+		st = e.status()
+		return pidOf(st) != routerPID && routerStates(st)["tiny"] == "loaded"
+	})
+}
+
+// TestRouterModeRefusedWithoutRouter: a llama-server without router mode
+// is refused by the gate, with the reason.
+func TestRouterModeRefusedWithoutRouter(t *testing.T) {
+	e := newEnv(t)
+	e.vars = append(e.vars, fakellama.EnvNoRouter+"=1")
+	e.writeSettings("[models]\nmode = \"router\"\n", true)
+	e.startAgent()
+	st := e.waitState("not_spawning")
+	if st["reason"] != `this llama-server has no router mode (no --models-dir); update llama.cpp or set mode = "single"` {
+		t.Fatalf("status %v", st)
+	}
+	out, _, _ := e.cli("check")
+	if !strings.Contains(out, "gate: refuse: this llama-server has no router mode") {
+		t.Fatalf("check:\n%s", out)
 	}
 }

@@ -429,7 +429,7 @@ func (r *router) reap(m *routed, cmd *exec.Cmd) {
 	r.lg.printf("0.00.040.000 I srv    operator(): instance name=%s exited with status %d", m.id, code)
 	m.failed = code != 0
 	m.exitCode = code
-	m.state, m.cmd, m.stdin, m.port, m.args = stateUnloaded, nil, nil, 0, nil
+	m.state, m.cmd, m.stdin, m.port = stateUnloaded, nil, nil, 0
 	close(m.exited)
 }
 
