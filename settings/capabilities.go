@@ -33,7 +33,7 @@ func (OSFS) Capabilities(binary string) Capabilities { return BinaryCapabilities
 
 // helpTimeout bounds a run of `llama-server --help`: it prints and exits in
 // milliseconds, but a wrong binary must not stall the agent.
-const helpTimeout = 10 * time.Second
+var helpTimeout = 10 * time.Second
 
 // maxHelp bounds how much of the help text is kept (a real one is ~30 kB).
 const maxHelp = 1 << 20
