@@ -74,7 +74,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer lock.Release()
 
-	a := &agent{opts: opts, paths: paths, log: log}
+	a := &agent{opts: opts, paths: paths, log: log, catalog: newCatalog()}
 	return a.run(ctx)
 }
 
@@ -103,6 +103,9 @@ type agent struct {
 	// Set in run before anything may call reload or the model verbs.
 	sup      *supervisor.Supervisor
 	notifier *notify.Notifier
+
+	catalog *catalog       // the Models submenu's listing
+	menuWG  sync.WaitGroup // model verbs started from the menu
 }
 
 func (a *agent) run(parent context.Context) error {
@@ -167,8 +170,10 @@ func (a *agent) run(parent context.Context) error {
 	trayCtx, trayCancel := context.WithCancel(context.Background())
 	defer trayCancel()
 	var trayDone chan struct{}
+	defer a.menuWG.Wait()
 	if !a.opts.Headless {
-		t := tray.New(sup.Hub(), a.actions(sup, cancel), a.log)
+		t := tray.New(sup.Hub(), a.actions(ctx, sup, cancel), a.log)
+		t.SetCatalog(a.catalog)
 		trayDone = make(chan struct{})
 		go func() {
 			defer close(trayDone)
@@ -209,6 +214,7 @@ func (a *agent) load() (settings.Settings, []settings.Problem) {
 	if !settings.HasErrors(problems) {
 		a.lastGood, a.haveGood = s, true
 	}
+	a.refreshCatalog(a.lastGood)
 	return s, problems
 }
 
@@ -341,8 +347,20 @@ func (a *agent) notifyLoop(ctx context.Context, sup *supervisor.Supervisor, n *n
 
 // actions are the tray menu's verbs. Each posts a message and returns at
 // once: the tray's goroutine never waits for the supervisor.
-func (a *agent) actions(sup *supervisor.Supervisor, quit context.CancelFunc) tray.Actions {
+func (a *agent) actions(ctx context.Context, sup *supervisor.Supervisor, quit context.CancelFunc) tray.Actions {
 	return tray.Actions{
+		UseModel: func(id string) {
+			a.menuAction(ctx, "use "+id, func() (string, error) { return a.Use(id) })
+		},
+		LoadModel: func(id string) {
+			a.menuAction(ctx, "load "+id, func() (string, error) { return a.Load(id) })
+		},
+		UnloadModel: func(id string) {
+			a.menuAction(ctx, "unload "+id, func() (string, error) { return a.Unload(id) })
+		},
+		UnloadAll: func() {
+			a.menuAction(ctx, "unload the models", func() (string, error) { return a.Unload("") })
+		},
 		Start:   sup.Start,
 		Stop:    sup.Stop,
 		Restart: sup.Restart,

@@ -49,10 +49,18 @@ func helperMain() int {
 	}
 	act := func(name string) func() { return func() { say("action %s", name) } }
 	hub := status.NewHub(status.Status{State: status.NotSpawning, Reason: "starting up"})
+	actID := func(name string) func(string) { return func(id string) { say("action %s %s", name, id) } }
 	tr := New(hub, Actions{
 		Start: act("start"), Stop: act("stop"), Restart: act("restart"),
 		OpenSettings: act("settings"), OpenLogs: act("logs"), Quit: act("quit"),
+		UseModel: actID("use-model"), LoadModel: actID("load-model"), UnloadModel: actID("unload-model"),
+		UnloadAll: act("unload-all"),
 	}, log)
+	var cat *testCatalog
+	if os.Getenv("OCM_TRAY_TEST_CATALOG") == "1" {
+		cat = &testCatalog{pokes: make(chan struct{}, 1)}
+		tr.SetCatalog(cat)
+	}
 	if os.Getenv("OCM_TRAY_TEST_POISON") == "1" {
 		// What beeep does on Linux: a match rule on the shared connection.
 		// A 2-argument NotificationClosed then ends systray's watcher.
@@ -79,6 +87,11 @@ func helperMain() int {
 		switch {
 		case line == "quit":
 			cancel()
+		case strings.HasPrefix(line, "catalog ") && cat != nil:
+			if err := cat.set(line[len("catalog "):]); err != nil {
+				fmt.Fprintln(os.Stderr, "bad catalog:", err)
+				return 3
+			}
 		case line == "goroutines":
 			buf := make([]byte, 1<<20)
 			n := runtime.Stack(buf, true)
@@ -106,6 +119,41 @@ func helperMain() int {
 	say("exited")
 	return 0
 }
+
+// testCatalog is the helper's Models submenu list, set from stdin
+// ("catalog {"router":bool,"items":[...]}").
+type testCatalog struct {
+	mu     sync.Mutex
+	items  []ModelItem
+	router bool
+	pokes  chan struct{}
+}
+
+func (c *testCatalog) set(js string) error {
+	var v struct {
+		Router bool
+		Items  []ModelItem
+	}
+	if err := json.Unmarshal([]byte(js), &v); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.items, c.router = v.Items, v.Router
+	c.mu.Unlock()
+	select {
+	case c.pokes <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *testCatalog) Models() ([]ModelItem, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.items, c.router
+}
+
+func (c *testCatalog) Changes() (<-chan struct{}, func()) { return c.pokes, func() {} }
 
 // trayProc is the test's side of a helper.
 type trayProc struct {

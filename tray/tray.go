@@ -47,6 +47,10 @@ var ErrAlreadyRan = errors.New("tray: the tray was already shown once in this pr
 // A nil Action is ignored.
 type Actions struct {
 	Start, Stop, Restart, OpenSettings, OpenLogs, Quit func()
+	// The Models submenu: choose a model (single mode), load or unload one
+	// (router mode), unload every model.
+	UseModel, LoadModel, UnloadModel func(id string)
+	UnloadAll                        func()
 }
 
 // Source is where the tray reads the status: *status.Hub.
@@ -64,6 +68,9 @@ type Tray struct {
 
 	// menu items, set in onReady before ready is closed, read after.
 	items menuItems
+
+	catalog Catalog   // the Models submenu's list (SetCatalog); nil: no submenu
+	models  modelMenu // the Models submenu (models.go)
 }
 
 type menuItems struct {
@@ -79,7 +86,7 @@ func New(src Source, a Actions, log *slog.Logger) *Tray {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tray{src: src, actions: a, log: log}
+	return &Tray{src: src, actions: a, log: log, models: modelMenu{clicks: make(chan int, 1)}}
 }
 
 // quitWait bounds how long Run waits for systray to take the icon down.
@@ -144,10 +151,12 @@ func (t *Tray) Run(ctx context.Context) (err error) {
 
 	clicksDone := make(chan struct{})
 	clicksExited := make(chan struct{})
+	t.models.done = clicksDone
 	go t.clickLoop(clicksDone, clicksExited)
 	defer func() {
 		close(clicksDone)
 		<-clicksExited
+		t.models.fwd.Wait()
 	}()
 
 	t.loop(ctx, h)
@@ -175,6 +184,7 @@ func (t *Tray) build() {
 	m.stop = systray.AddMenuItem("Stop llama-server", "Stop the server; it stays stopped until Start")
 	m.start = systray.AddMenuItem("Start llama-server", "Start the server")
 	m.restart = systray.AddMenuItem("Restart llama-server", "Stop the server and start it again")
+	t.buildModels()
 	systray.AddSeparator()
 	m.settings = systray.AddMenuItem("Open settings", "Open the settings file")
 	m.logs = systray.AddMenuItem("Open logs", "Open the log folder")
@@ -199,35 +209,25 @@ func showStart(s status.State) bool {
 func (t *Tray) clickLoop(done <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
 	m := &t.items
-	call := func(name string, f func()) {
-		t.log.Debug("tray: menu click", "item", name)
-		if f == nil {
-			return
-		}
-		defer func() {
-			if r := recover(); r != nil {
-				t.log.Error("tray: menu action failed", "item", name, "panic", r)
-			}
-		}()
-		f()
-	}
 	for {
 		select {
 		case <-done:
 			return
 		case <-m.stop.ClickedCh:
-			call("stop", t.actions.Stop)
+			call(t, "stop", t.actions.Stop)
 		case <-m.start.ClickedCh:
-			call("start", t.actions.Start)
+			call(t, "start", t.actions.Start)
 		case <-m.restart.ClickedCh:
-			call("restart", t.actions.Restart)
+			call(t, "restart", t.actions.Restart)
 		case <-m.settings.ClickedCh:
-			call("settings", t.actions.OpenSettings)
+			call(t, "settings", t.actions.OpenSettings)
 		case <-m.logs.ClickedCh:
-			call("logs", t.actions.OpenLogs)
+			call(t, "logs", t.actions.OpenLogs)
 		case <-m.quit.ClickedCh:
-			call("quit", t.actions.Quit)
+			call(t, "quit", t.actions.Quit)
 		case <-m.status.ClickedCh: // disabled; drained all the same
+		case code := <-t.models.clicks:
+			t.modelClick(code)
 		}
 	}
 }
@@ -253,6 +253,12 @@ type view struct {
 func (t *Tray) loop(ctx context.Context, h host) {
 	pokes, release := t.src.Changes()
 	defer release()
+	var catalogPokes <-chan struct{}
+	if t.catalog != nil {
+		var releaseCatalog func()
+		catalogPokes, releaseCatalog = t.catalog.Changes()
+		defer releaseCatalog()
+	}
 	v := &view{t: t, host: h, startVisible: showStart(t.src.Status().State)}
 	defer v.stopTick()
 	// build showed the status of that moment; show it again in full once
@@ -264,6 +270,8 @@ func (t *Tray) loop(ctx context.Context, h host) {
 		case <-ctx.Done():
 			return
 		case <-pokes:
+			v.apply(false)
+		case <-catalogPokes:
 			v.apply(false)
 		case <-v.tickC():
 			v.tick = nil
@@ -339,6 +347,7 @@ func (v *view) apply(force bool) {
 		}
 		v.startVisible = s
 	}
+	v.t.applyModels(st, force)
 	v.stopTick()
 	if next := status.NextTick(st, now); !next.IsZero() {
 		v.tick = time.NewTimer(next.Sub(now))
