@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -353,5 +354,40 @@ func TestRouterModeRefusedWithoutRouter(t *testing.T) {
 	out, _, _ := e.cli("check")
 	if !strings.Contains(out, "gate: refuse: this llama-server has no router mode") {
 		t.Fatalf("check:\n%s", out)
+	}
+}
+
+// TestSleepAfter: sleep_after reaches llama-server as --sleep-idle-seconds
+// and the status says "sleeping": true while the model sleeps; a request
+// wakes it. A build without the flag gets a warning and no flag.
+func TestSleepAfter(t *testing.T) {
+	e := newEnv(t)
+	e.writeSettings("[models]\nsleep_after = \"1s\"\n", true)
+	e.startAgent()
+	st := e.waitState("running")
+	args := strings.ReplaceAll(string(mustRead(t, fmt.Sprintf("/proc/%d/cmdline", pidOf(st)))), "\x00", " ")
+	if !strings.Contains(args, " --sleep-idle-seconds 1") {
+		t.Fatalf("argv %q", args)
+	}
+	e.poll(15*time.Second, "sleeping", func() bool { return e.status()["sleeping"] == true })
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/completion", e.port), "application/json", strings.NewReader(`{"prompt":"hi"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	e.poll(15*time.Second, "awake", func() bool { _, asleep := e.status()["sleeping"]; return !asleep })
+	if out, _, _ := e.cli("status"); !strings.Contains(out, "running") {
+		t.Fatalf("status: %s", out)
+	}
+}
+
+func TestSleepAfterUnsupported(t *testing.T) {
+	e := newEnv(t)
+	e.vars = append(e.vars, fakellama.EnvNoSleep+"=1")
+	e.writeSettings("[models]\nsleep_after = \"1s\"\n", true)
+	e.startAgent()
+	st := e.waitState("running")
+	if w, _ := st["warning"].(string); !strings.Contains(w, "sleep_after is set, but this llama-server has no --sleep-idle-seconds") {
+		t.Fatalf("status %v", st)
 	}
 }
