@@ -24,7 +24,11 @@ func decide(s Settings, modelsDir string, fsys FS) Decision {
 // (docs/supervision.md). Gate reasons name the file the settings came from
 // (s.File, set by Load), else p.ConfigFile. The child is run as
 //
-//	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> <llama_server_args...>
+//	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] <llama_server_args...>
+//
+// or, in router mode,
+//
+//	<binary> --models-dir <models_dir> --models-max <max_loaded> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] <llama_server_args...>
 //
 // with the agent's environment (Env nil): the explicit flags win over any
 // LLAMA_ARG_* variables the user has set. When the gate refuses, Command is

@@ -67,6 +67,10 @@ type child struct {
 	mu   sync.Mutex
 	tail []string // last stderr lines, guarded by mu
 	err  error    // from Wait
+
+	// modelEvents is poked (coalesced) when a line says a router's model
+	// changed state (router.go).
+	modelEvents chan struct{}
 }
 
 // spawn starts c in a process group of its own (startChild), its stdout
@@ -114,7 +118,8 @@ func spawn(c *Command, log *logfile.File) (proc, error) {
 		return nil, fmt.Errorf("cannot start %s: %w", c.Path, err)
 	}
 	io.WriteString(out, separator(time.Now(), cmd.Process.Pid, c.Path, c.Args))
-	ch := &child{cmd: cmd, group: g, exited: make(chan struct{}), ready: make(chan struct{}), drained: make(chan struct{}), log: out}
+	ch := &child{cmd: cmd, group: g, exited: make(chan struct{}), ready: make(chan struct{}), drained: make(chan struct{}), log: out,
+		modelEvents: make(chan struct{}, 1)}
 	ch.pending.Store(2)
 	go ch.drain(outR, false)
 	go ch.drain(errR, true)
@@ -155,6 +160,12 @@ func (c *child) drain(r *os.File, stderr bool) {
 				if !readySeen && strings.Contains(text, readyMarker) {
 					readySeen = true
 					close(c.ready)
+				}
+				if modelEvent(text) {
+					select {
+					case c.modelEvents <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}
@@ -197,6 +208,10 @@ func (c *child) Kill() error {
 	}
 	return c.group.kill()
 }
+
+// ModelEvents is poked when the child's output says one of a router's
+// models changed state.
+func (c *child) ModelEvents() <-chan struct{} { return c.modelEvents }
 
 // Tail is the child's last stderr lines, oldest first: in router mode
 // they hold the lines of a model server that failed to load.

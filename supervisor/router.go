@@ -26,6 +26,34 @@ import (
 // at once after a load or unload, each read in a goroutine of its own and
 // bounded like a probe, so a slow server never blocks the state machine.
 
+// modelEvent reports a line of a router's output that says one of its
+// models changed state: a model server ready, failing, falling asleep or
+// waking (its lines come prefixed "[port] "), or exiting. The models are
+// read at once then, so a load shows as done when it is, not up to a
+// health interval later, while an idle router is read once per interval.
+func modelEvent(line string) bool {
+	if strings.HasPrefix(line, "[") {
+		for _, m := range []string{readyMarker, "model loaded", "exiting due to", "handle_sleep:"} {
+			if strings.Contains(line, m) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.Contains(line, "exited with status")
+}
+
+// modelEventsC is the child's model events, nil without a router.
+func (r *runner) modelEventsC() <-chan struct{} {
+	if !r.cfg.Router || r.child == nil {
+		return nil
+	}
+	if m, ok := r.child.(interface{ ModelEvents() <-chan struct{} }); ok {
+		return m.ModelEvents()
+	}
+	return nil
+}
+
 // ErrNoRouter is returned by LoadModel and UnloadModel when no router runs.
 var ErrNoRouter = errors.New("llama-server's router is not running")
 
@@ -107,7 +135,7 @@ func (r *runner) onRunning() {
 // stopExtras forgets what the extras said about a child that is gone.
 func (r *runner) stopExtras() {
 	r.s.routerURL.Store(nil)
-	r.models, r.sleeping = nil, false
+	r.models, r.sleeping, r.loadingRead = nil, false, 0
 	if r.extraTimer != nil {
 		r.extraTimer.Stop()
 		r.extraTimer = nil
@@ -220,7 +248,34 @@ func (r *runner) onExtra(res extraResult) {
 		r.pollExtra()
 		return
 	}
-	r.extraTimer = time.NewTimer(r.cfg.Policy.HealthCheckInterval)
+	r.extraTimer = time.NewTimer(r.nextRead())
+}
+
+// Reads while a model loads: soon at first, then less often, up to the
+// health interval. A load is an action whose end nothing else may
+// announce in time (its ready line can come before the router's own
+// bookkeeping), so it is followed, briefly, more closely than an idle
+// router.
+const loadingReadFirst = 100 * time.Millisecond
+
+// nextRead is when to read the models again: after the health interval,
+// or sooner while a model is loading.
+func (r *runner) nextRead() time.Duration {
+	interval := r.cfg.Policy.HealthCheckInterval
+	loading := false
+	for _, m := range r.models {
+		loading = loading || m.State == status.ModelLoading
+	}
+	if !loading {
+		r.loadingRead = 0
+		return interval
+	}
+	if r.loadingRead == 0 {
+		r.loadingRead = loadingReadFirst
+	} else {
+		r.loadingRead = min(2*r.loadingRead, interval)
+	}
+	return min(r.loadingRead, interval)
 }
 
 // routerModels is the part of GET /models the status uses.

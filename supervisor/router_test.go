@@ -238,3 +238,52 @@ func TestParseModels(t *testing.T) {
 		t.Fatal("HTML parsed")
 	}
 }
+
+// TestRouterFollowsALoad: a load is followed closely until it ends (its
+// end may come with no line to announce it), then reads go back to one per
+// health interval.
+func TestRouterFollowsALoad(t *testing.T) {
+	run(t, func(t *testing.T) {
+		f := newFakeRouter("tiny")
+		cfg := routerConfig()
+		cfg.Autoload = ""
+		h, _ := startRouterHarness(t, f, cfg)
+		h.wantState(status.Running)
+		f.set("tiny", status.ModelLoading) // as a load the router took but has not finished
+		h.sup.mail.post(message{kind: msgPollModels})
+		synctest.Wait()
+		time.Sleep(time.Second)
+		f.set("tiny", status.ModelLoaded)
+		start := time.Now()
+		for modelsOf(h.sup.Hub().Status())["tiny"] != status.ModelLoaded {
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("the end of the load was seen %v after it, want well within the %v interval", d, cfg.Policy.HealthCheckInterval)
+		}
+		before := f.count("GET /models")
+		time.Sleep(10 * cfg.Policy.HealthCheckInterval)
+		synctest.Wait()
+		if n := f.count("GET /models") - before; n > 11 {
+			t.Fatalf("%d reads in 10 idle intervals", n)
+		}
+		h.stop()
+	})
+}
+
+func TestModelEvent(t *testing.T) {
+	for line, want := range map[string]bool{
+		"[41234] main: server is listening on http://127.0.0.1:41234 - starting the main loop":    true,
+		"[41234] 0.00.037.007 I srv  llama_server: model loaded":                                  true,
+		"[41234] srv  handle_sleep: server is entering sleeping state":                            true,
+		"[41234] main: exiting due to model loading error":                                        true,
+		"0.00.040.000 I srv    operator(): instance name=big exited with status 134":              true,
+		"[41234] llama_model_loader: - kv   0: general.architecture str = llama":                  false,
+		"main: server is listening on http://127.0.0.1:8080 - starting the main loop (no prefix)": false,
+	} {
+		if got := modelEvent(line); got != want {
+			t.Errorf("modelEvent(%q) = %v", line, got)
+		}
+	}
+}

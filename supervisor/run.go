@@ -79,6 +79,7 @@ type runner struct {
 	extraPolling bool
 	extraAgain   bool
 	extraTimer   *time.Timer
+	loadingRead  time.Duration // the last delay between reads while a model loads
 	extraDone    chan extraResult
 	extras       sync.WaitGroup
 }
@@ -108,6 +109,8 @@ func (s *Supervisor) Run(ctx context.Context) {
 			r.onExtra(res)
 		case <-r.extraTimerC():
 			r.extraTimer = nil
+			r.pollExtra()
+		case <-r.modelEventsC():
 			r.pollExtra()
 		case <-r.wakeC():
 			r.onWake()
