@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/models"
 )
 
@@ -20,16 +20,6 @@ func start(tensors, keys uint64) *gguftest.Builder {
 	b.U64(tensors)
 	b.U64(keys)
 	return &b
-}
-
-// allocated runs f and returns how many bytes it allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestReadHeaderHostile feeds headers that claim more than they hold. Each
@@ -179,7 +169,7 @@ func TestReadHeaderHostile(t *testing.T) {
 				size = int64(len(data))
 			}
 			var err error
-			n := allocated(func() { _, err = models.ReadHeader(bytes.NewReader(data), size) })
+			n := testenv.Allocated(func() { _, err = models.ReadHeader(bytes.NewReader(data), size) })
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("err = %v, want ~%q", err, tc.err)
 			}
@@ -210,7 +200,7 @@ func FuzzReadHeader(f *testing.F) {
 	f.Add(gguftest.Tiny().Header())
 	f.Add(start(1, 1).Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		n := allocated(func() { models.ReadHeader(bytes.NewReader(data), int64(len(data))<<20) })
+		n := testenv.Allocated(func() { models.ReadHeader(bytes.NewReader(data), int64(len(data))<<20) })
 		if n > 4<<20 {
 			t.Fatalf("allocated %d bytes for %d bytes of input", n, len(data))
 		}

@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/readfile"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 )
 
 // SettleTime is how long a model file must go unmodified before it is
@@ -58,8 +58,8 @@ type Verdict struct {
 // blocking (a named pipe at the path must not hang the agent) and reads
 // only the header.
 func JudgeFile(path string, now time.Time) Verdict {
-	f, fi, err := readfile.Open(path)
-	var nr *readfile.NotRegularError
+	f, fi, err := regular.Open(path)
+	var nr *regular.NotRegularError
 	switch {
 	case errors.As(err, &nr):
 		return Verdict{Problem: NotRegular, Mode: nr.Mode}

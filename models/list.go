@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/readfile"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 )
 
 // Model is one model in the models folder: a .gguf file, or the parts of a
@@ -136,7 +136,7 @@ func (v Verdict) Describe() string {
 	case Unreadable:
 		return "cannot be read: " + v.Detail
 	case NotRegular:
-		return fmt.Sprintf("is %s, not a .gguf file", readfile.Kind(v.Mode))
+		return fmt.Sprintf("is %s, not a .gguf file", regular.Kind(v.Mode))
 	}
 	return ""
 }

@@ -2,10 +2,11 @@ package settings
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // costInput is a settings file built to be as expensive as possible to
@@ -113,18 +114,6 @@ func BenchmarkParseWorst(b *testing.B) {
 	}
 }
 
-// allocated returns the bytes f allocates. Tests in this package do not run
-// in parallel, so the difference is f's (give or take a little from the
-// runtime itself).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // Checking a file costs memory linear in its size: every worst input, at
 // the size cap, stays well under 100 MB. Memory, unlike time, does not
 // depend on how loaded the machine is, and a quadratic cost shows in it as
@@ -136,7 +125,7 @@ func TestParseCostIsLinear(t *testing.T) {
 	run := func(name string, data []byte) {
 		t.Helper()
 		var probs []Problem
-		n := allocated(func() { _, probs = Parse("f.toml", data) })
+		n := testenv.Allocated(func() { _, probs = Parse("f.toml", data) })
 		if n > limit {
 			t.Fatalf("%s (%d bytes): Parse allocated %d MB, more than %d MB", name, len(data), n>>20, limit>>20)
 		}

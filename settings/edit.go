@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2/unstable"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/readfile"
+	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 )
 
 // The settings file is the user's: ocm-tray changes it only when asked
@@ -33,7 +34,7 @@ type Snapshot struct {
 // TakeSnapshot reads the settings file at path and identifies its content.
 // A missing file is a Snapshot with Exists false and no error.
 func TakeSnapshot(path string) (Snapshot, error) {
-	data, _, err := readfile.Regular(path, MaxFileSize)
+	data, err := readAtMost(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Snapshot{}, nil
 	}
@@ -41,6 +42,26 @@ func TakeSnapshot(path string) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	return Snapshot{Exists: true, Sum: sha256.Sum256(data)}, nil
+}
+
+// readAtMost reads the whole settings file at path, which must be a
+// regular file of at most MaxFileSize bytes, without ever waiting on a
+// pipe.
+func readAtMost(path string) ([]byte, error) {
+	f, _, err := regular.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// One byte past the limit: the file may have grown since it was opened.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a settings file", path, MaxFileSize)
+	}
+	return data, nil
 }
 
 // ErrChanged means the settings file is not what the caller last read.
@@ -53,7 +74,7 @@ func SetModelID(path, id string, read Snapshot) error {
 	if msg := checkModelID(id); msg != "" {
 		return fmt.Errorf("model %s", msg)
 	}
-	data, _, err := readfile.Regular(path, MaxFileSize)
+	data, err := readAtMost(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("there is no settings file at %s: run `ocm-tray init` to write one, then choose the model again", path)

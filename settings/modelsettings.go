@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -45,17 +44,6 @@ func (m ModelsSettings) SleepSeconds() int {
 	return int((time.Duration(m.SleepAfter) + time.Second - 1) / time.Second)
 }
 
-func init() {
-	examples["models.mode"] = `"single"`
-	examples["models.max_loaded"] = "1"
-	examples["models.sleep_after"] = `"10m"`
-	intRanges["models.max_loaded"] = struct {
-		lo, hi int64
-		fix    string
-	}{0, MaxMaxLoaded, fmt.Sprintf("use 0 (no limit) up to %d, e.g. max_loaded = 1", MaxMaxLoaded)}
-	managedFlags = append(managedFlags, "--models-dir", "--models-max", "--sleep-idle-seconds")
-}
-
 // decodeModels reads the [models] table.
 func (c *checker) decodeModels(t map[string]any, m *ModelsSettings) {
 	for k, v := range t {
@@ -69,7 +57,7 @@ func (c *checker) decodeModels(t map[string]any, m *ModelsSettings) {
 		case "sleep_after":
 			c.duration(key, v, &m.SleepAfter)
 		default:
-			c.unknown = append(c.unknown, formatKey([]string{"models", k}))
+			c.unknownKey("models", k, v)
 		}
 	}
 }

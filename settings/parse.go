@@ -317,6 +317,9 @@ var examples = map[string]string{
 	"supervisor.startup_timeout":       `"10m"`,
 	"supervisor.stop_timeout":          `"10s"`,
 	"notifications.level":              `"all"`,
+	"models.mode":                      `"single"`,
+	"models.max_loaded":                "1",
+	"models.sleep_after":               `"10m"`,
 }
 
 // writeFix is "write KEY = EXAMPLE", with KEY as it is written inside its
@@ -521,6 +524,7 @@ var intRanges = map[string]struct {
 }{
 	"ctx_len":                 {0, MaxCtxLen, fmt.Sprintf("use 0 (the model's own) up to %d, e.g. ctx_len = %d", MaxCtxLen, DefaultCtxLen)},
 	"supervisor.max_restarts": {0, MaxMaxRestarts, fmt.Sprintf("use 0 (never restart) up to %d, e.g. max_restarts = 3", MaxMaxRestarts)},
+	"models.max_loaded":       {0, MaxMaxLoaded, fmt.Sprintf("use 0 (no limit) up to %d, e.g. max_loaded = 1", MaxMaxLoaded)},
 }
 
 func (c *checker) strings(key string, v any) []string {
@@ -780,7 +784,7 @@ func isBareName(s string) bool {
 // managedFlags are the llama-server flags ocm-tray sets from the settings.
 // Passing them again in llama_server_args would make the child listen or
 // load somewhere the supervisor does not probe.
-var managedFlags = []string{"-m", "--model", "--host", "--port", "-c", "--ctx-size"}
+var managedFlags = []string{"-m", "--model", "--host", "--port", "-c", "--ctx-size", "--models-dir", "--models-max", "--sleep-idle-seconds"}
 
 // managedFlag reports whether arg is a managed flag, alone or in the
 // --flag=value form.

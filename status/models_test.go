@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,5 +48,24 @@ func TestEqualSeesModels(t *testing.T) {
 	b.Models = nil
 	if a.Equal(b) {
 		t.Fatal("models gone went unseen")
+	}
+}
+
+func TestBoundedModels(t *testing.T) {
+	long := strings.Repeat("x", 10*maxModelField)
+	ms := make([]ModelState, 2*MaxModels)
+	for i := range ms {
+		ms[i] = ModelState{ID: long, State: ModelFailed, LastError: long}
+	}
+	b := Status{State: Running, Models: ms}.Bounded()
+	if len(b.Models) != MaxModels || len(b.Models[0].ID) > maxModelField || len(b.Models[0].LastError) > maxModelField {
+		t.Fatalf("%d models, id %d bytes", len(b.Models), len(b.Models[0].ID))
+	}
+	if ms[0].ID != long {
+		t.Fatal("Bounded changed the caller's slice")
+	}
+	small := []ModelState{{ID: "a", State: ModelLoaded}}
+	if b := (Status{Models: small}).Bounded(); &b.Models[0] != &small[0] {
+		t.Fatal("a small list was copied")
 	}
 }

@@ -88,6 +88,7 @@ func (s Status) Bounded() Status {
 	for _, f := range []*string{&s.Reason, &s.LastError, &s.Model, &s.SettingsError, &s.Warning} {
 		*f = cut(*f, MaxField)
 	}
+	s.Models = boundModels(s.Models)
 	return s
 }
 

@@ -261,14 +261,8 @@ func useAndWait(cl *control.Client, name string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		return exitError
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "ocm-tray: stopped waiting")
-		return exitError
-	case err == nil:
-		fmt.Fprintln(stderr, "ocm-tray: the agent stopped")
-		return exitError
 	default:
-		return clientErr(err, stderr)
+		return waitEnded(ctx.Err() != nil, err, stderr)
 	}
 }
 

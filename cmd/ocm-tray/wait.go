@@ -83,17 +83,24 @@ func actAndWait(cl *control.Client, cmd string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, status.OneLine(w.before))
 		w.last = w.before
 		return w.exitCode()
-	case sigCtx.Err() != nil:
+	default:
+		return waitEnded(sigCtx.Err() != nil, err, stderr)
+	}
+}
+
+// waitEnded reports a wait that ended without its outcome: interrupted
+// (Ctrl-C), the agent stopping (the watch stream ended after a stopped
+// line that was not the outcome), or an error; exit 1, or 3 with no agent.
+func waitEnded(interrupted bool, err error, stderr io.Writer) int {
+	switch {
+	case interrupted:
 		fmt.Fprintln(stderr, "ocm-tray: stopped waiting")
 		return exitError
 	case err == nil:
-		// The stream ended after a stopped line the waiter did not count
-		// as the outcome; it cannot, so this is the agent stopping.
 		fmt.Fprintln(stderr, "ocm-tray: the agent stopped")
 		return exitError
-	default:
-		return clientErr(err, stderr)
 	}
+	return clientErr(err, stderr)
 }
 
 // waiter follows the statuses after start, stop or restart and says when

@@ -150,41 +150,9 @@ type MenuEntry struct {
 // left out, in menu order.
 func (it *Item) Menu() []MenuEntry {
 	it.t.Helper()
-	var rev uint32
-	var layout struct {
-		ID       int32
-		Props    map[string]dbus.Variant
-		Children []dbus.Variant
-	}
-	err := it.menu().Call(MenuInterface+".GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout)
-	if err != nil {
-		it.t.Fatalf("GetLayout: %v", err)
-	}
 	var out []MenuEntry
-	for _, c := range layout.Children {
-		f, ok := c.Value().([]any)
-		if !ok || len(f) < 2 {
-			it.t.Fatalf("GetLayout: child %#v", c.Value())
-		}
-		id, ok := f[0].(int32)
-		if !ok {
-			it.t.Fatalf("GetLayout: child id %#v", f[0])
-		}
-		props, _ := f[1].(map[string]dbus.Variant)
-		if v, ok := props["type"]; ok && v.Value() == "separator" {
-			continue
-		}
-		e := MenuEntry{ID: id, Visible: true, Enabled: true}
-		if v, ok := props["label"]; ok {
-			e.Label, _ = v.Value().(string)
-		}
-		if v, ok := props["visible"]; ok {
-			e.Visible, _ = v.Value().(bool)
-		}
-		if v, ok := props["enabled"]; ok {
-			e.Enabled, _ = v.Value().(bool)
-		}
-		out = append(out, e)
+	for _, e := range it.layout(0) {
+		out = append(out, e.MenuEntry)
 	}
 	return out
 }

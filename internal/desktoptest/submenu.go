@@ -4,17 +4,23 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// SubEntry is one entry of a submenu, with its check mark.
+// SubEntry is one menu entry with its check mark.
 type SubEntry struct {
 	MenuEntry
 	Checked bool
 }
 
-// SubMenu is the submenu of the top-level entry labelled parent (GetLayout
-// of that entry), separators left out, in menu order.
+// SubMenu is the submenu of the top-level entry labelled parent,
+// separators left out, in menu order.
 func (it *Item) SubMenu(parent string) []SubEntry {
 	it.t.Helper()
-	id := it.Entry(parent).ID
+	return it.layout(it.Entry(parent).ID)
+}
+
+// layout is the children of menu entry id (0: the root) as GetLayout
+// gives them, separators left out, in menu order.
+func (it *Item) layout(id int32) []SubEntry {
+	it.t.Helper()
 	var rev uint32
 	var layout struct {
 		ID       int32
@@ -31,12 +37,15 @@ func (it *Item) SubMenu(parent string) []SubEntry {
 		if !ok || len(f) < 2 {
 			it.t.Fatalf("GetLayout: child %#v", c.Value())
 		}
+		cid, ok := f[0].(int32)
+		if !ok {
+			it.t.Fatalf("GetLayout: child id %#v", f[0])
+		}
 		props, _ := f[1].(map[string]dbus.Variant)
 		if v, ok := props["type"]; ok && v.Value() == "separator" {
 			continue
 		}
-		e := SubEntry{MenuEntry: MenuEntry{Visible: true, Enabled: true}}
-		e.ID, _ = f[0].(int32)
+		e := SubEntry{MenuEntry: MenuEntry{ID: cid, Visible: true, Enabled: true}}
 		if v, ok := props["label"]; ok {
 			e.Label, _ = v.Value().(string)
 		}

@@ -116,14 +116,21 @@ func (l *logger) printf(format string, a ...any) {
 	_, _ = io.WriteString(l.w, line)
 }
 
-func run(opts options, k knobs, lg *logger) int {
-	sigs := make(chan os.Signal, 4)
+// trapSignals delivers SIGTERM and SIGINT on the channel it returns, or
+// ignores them (FAKE_LLAMA_IGNORE_SIGTERM); stop undoes it.
+func trapSignals(k knobs) (sigs chan os.Signal, stop func()) {
+	sigs = make(chan os.Signal, 4)
 	if k.ignoreTerm {
 		signal.Ignore(termSignals...)
-	} else {
-		signal.Notify(sigs, termSignals...)
-		defer signal.Stop(sigs)
+		return sigs, func() {}
 	}
+	signal.Notify(sigs, termSignals...)
+	return sigs, func() { signal.Stop(sigs) }
+}
+
+func run(opts options, k knobs, lg *logger) int {
+	sigs, stopSignals := trapSignals(k)
+	defer stopSignals()
 
 	lg.printf("build: 4748 (c392e50) with fake-llama-server (%s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	lg.printf("system info: n_threads = %d, n_threads_batch = %d, total_threads = %d", runtime.NumCPU(), runtime.NumCPU(), runtime.NumCPU())
@@ -143,12 +150,9 @@ func run(opts options, k knobs, lg *logger) int {
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		port = a.Port
 	}
-	if k.pidfile != "" {
-		if err := os.WriteFile(k.pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			lg.printf("fake-llama-server: %s: %v", EnvPidfile, err)
-			_ = ln.Close()
-			return 2
-		}
+	if !writePidfile(k, lg) {
+		_ = ln.Close()
+		return 2
 	}
 
 	// A model server of a router tells it its state on stdout and takes
@@ -211,6 +215,14 @@ func run(opts options, k knobs, lg *logger) int {
 	lg.printf("main: server is listening on http://%s:%d - %s", opts.host, port, MarkerReady)
 	state(childReady)
 
+	return serve(k, lg, st, sigs, routerCmds, func() int { return shutdown(k, lg, sigs) })
+}
+
+// serve is the server's life once it serves: the crash, hang and
+// unhealthy knobs fire on their clocks, a router's command (routerCmds;
+// nil for none) ends it with the command's status, a signal through
+// onSignal.
+func serve(k knobs, lg *logger, st *serverState, sigs <-chan os.Signal, routerCmds <-chan int, onSignal func() int) int {
 	crash, hang, unhealthy := after(k.crashAfter), after(k.hangAfter), after(k.unhealthyAfter)
 	for {
 		select {
@@ -230,9 +242,22 @@ func run(opts options, k knobs, lg *logger) int {
 			}
 			return code
 		case <-sigs:
-			return shutdown(k, lg, sigs)
+			return onSignal()
 		}
 	}
+}
+
+// writePidfile writes the fake's pid where FAKE_LLAMA_PIDFILE says, if it
+// does; false (said on stderr) when it cannot.
+func writePidfile(k knobs, lg *logger) bool {
+	if k.pidfile == "" {
+		return true
+	}
+	if err := os.WriteFile(k.pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		lg.printf("fake-llama-server: %s: %v", EnvPidfile, err)
+		return false
+	}
+	return true
 }
 
 // shutdown models the real server after its handlers are installed: clean

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -83,13 +82,8 @@ type routed struct {
 func (m *routed) running() bool { return m.state != stateUnloaded }
 
 func runRouter(opts options, k knobs, lg *logger) int {
-	sigs := make(chan os.Signal, 4)
-	if k.ignoreTerm {
-		signal.Ignore(termSignals...)
-	} else {
-		signal.Notify(sigs, termSignals...)
-		defer signal.Stop(sigs)
-	}
+	sigs, stopSignals := trapSignals(k)
+	defer stopSignals()
 	lg.printf("0.00.000.010 I build: 7000 (fake) with fake-llama-server (%s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if sig, ok := waitOrSignal(k.startDelay, sigs); ok {
 		dieBySignal(sig)
@@ -101,12 +95,9 @@ func runRouter(opts options, k knobs, lg *logger) int {
 		return 1
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	if k.pidfile != "" {
-		if err := os.WriteFile(k.pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			lg.printf("fake-llama-server: %s: %v", EnvPidfile, err)
-			_ = ln.Close()
-			return 2
-		}
+	if !writePidfile(k, lg) {
+		_ = ln.Close()
+		return 2
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -124,23 +115,11 @@ func runRouter(opts options, k knobs, lg *logger) int {
 	lg.printf("0.00.011.200 I srv  llama_server: listening on http://%s:%d", opts.host, port)
 	st.ready.Store(true)
 
-	crash, hang, unhealthy := after(k.crashAfter), after(k.hangAfter), after(k.unhealthyAfter)
-	for {
-		select {
-		case <-crash:
-			return crashNow(k, lg)
-		case <-hang:
-			hang = nil
-			st.hung.Store(true)
-		case <-unhealthy:
-			unhealthy = nil
-			st.unhealthy.Store(true)
-		case <-sigs:
-			lg.printf("0.00.020.000 I srv    operator(): operator(): cleaning up before exit...")
-			r.stopAll()
-			return 0
-		}
-	}
+	return serve(k, lg, st, sigs, nil, func() int {
+		lg.printf("0.00.020.000 I srv    operator(): operator(): cleaning up before exit...")
+		r.stopAll()
+		return 0
+	})
 }
 
 // childEnv is the router's environment for its model servers: marked as
@@ -267,44 +246,49 @@ func modelName(req *http.Request) (string, []byte, error) {
 }
 
 func (r *router) load(w http.ResponseWriter, req *http.Request) {
-	name, _, err := modelName(req)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "invalid_request_error")
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.scan()
-	m := r.models[name]
-	switch {
-	case m == nil:
-		writeError(w, http.StatusNotFound, "model is not found", "not_found_error")
-	case m.running():
-		writeError(w, http.StatusBadRequest, "model is already running", "invalid_request_error")
-	default:
+	r.withModel(w, req, func(m *routed) (int, string, string) {
+		switch {
+		case m == nil:
+			return http.StatusNotFound, "model is not found", "not_found_error"
+		case m.running():
+			return http.StatusBadRequest, "model is already running", "invalid_request_error"
+		}
 		r.start(m)
-		writeValue(w, http.StatusOK, map[string]any{"success": true})
-	}
+		return http.StatusOK, "", ""
+	})
 }
 
 func (r *router) unload(w http.ResponseWriter, req *http.Request) {
+	r.withModel(w, req, func(m *routed) (int, string, string) {
+		switch {
+		case m == nil:
+			return http.StatusBadRequest, "model is not found", "invalid_request_error"
+		case !m.running():
+			return http.StatusBadRequest, "model is not running", "invalid_request_error"
+		}
+		r.requestExit(m)
+		return http.StatusOK, "", ""
+	})
+}
+
+// withModel serves POST /models/load and /models/unload: act runs with mu
+// held on the model the body names (nil when there is none) and says the
+// answer: 200 is {"success":true}, anything else the error it gives.
+func (r *router) withModel(w http.ResponseWriter, req *http.Request, act func(*routed) (code int, msg, typ string)) {
 	name, _, err := modelName(req)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "invalid_request_error")
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := r.models[name]
-	switch {
-	case m == nil:
-		writeError(w, http.StatusBadRequest, "model is not found", "invalid_request_error")
-	case !m.running():
-		writeError(w, http.StatusBadRequest, "model is not running", "invalid_request_error")
-	default:
-		r.requestExit(m)
-		writeValue(w, http.StatusOK, map[string]any{"success": true})
+	r.scan()
+	code, msg, typ := act(r.models[name])
+	r.mu.Unlock()
+	if code != http.StatusOK {
+		writeError(w, code, msg, typ)
+		return
 	}
+	writeValue(w, http.StatusOK, map[string]any{"success": true})
 }
 
 // argsOf is the model server's command line; the port is 0 until it runs.

@@ -265,33 +265,13 @@ func (b *Builder) Value(v any) {
 		b.U32(TypeFloat64)
 		b.U64(math.Float64bits(x))
 	case []string:
-		b.U32(TypeArray)
-		b.U32(TypeString)
-		b.U64(uint64(len(x)))
-		for _, s := range x {
-			b.Str(s)
-		}
+		array(b, TypeString, x, b.Str)
 	case []int32:
-		b.U32(TypeArray)
-		b.U32(TypeInt32)
-		b.U64(uint64(len(x)))
-		for _, n := range x {
-			b.U32(uint32(n))
-		}
+		array(b, TypeInt32, x, func(n int32) { b.U32(uint32(n)) })
 	case []uint32:
-		b.U32(TypeArray)
-		b.U32(TypeUint32)
-		b.U64(uint64(len(x)))
-		for _, n := range x {
-			b.U32(n)
-		}
+		array(b, TypeUint32, x, b.U32)
 	case []float32:
-		b.U32(TypeArray)
-		b.U32(TypeFloat32)
-		b.U64(uint64(len(x)))
-		for _, n := range x {
-			b.U32(math.Float32bits(n))
-		}
+		array(b, TypeFloat32, x, func(n float32) { b.U32(math.Float32bits(n)) })
 	case Array:
 		b.U32(TypeArray)
 		b.U32(x.Type)
@@ -307,5 +287,16 @@ func (b *Builder) Value(v any) {
 		b.Write(make([]byte, x.Count*size))
 	default:
 		panic(fmt.Sprintf("gguftest: no GGUF type for %T", v))
+	}
+}
+
+// array appends an array value: its element type, its length, then each
+// element as put writes it.
+func array[T any](b *Builder, elem uint32, xs []T, put func(T)) {
+	b.U32(TypeArray)
+	b.U32(elem)
+	b.U64(uint64(len(xs)))
+	for _, x := range xs {
+		put(x)
 	}
 }

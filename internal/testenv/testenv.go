@@ -1,11 +1,12 @@
-// Package testenv is what tests ask of the machine they run on, and how they
-// bow out when the machine cannot give it: skipped locally, with the
-// reason, but failed under CI=true, where a skip would hide a broken test
-// bed.
+// Package testenv is what tests ask of the machine they run on (and how
+// much memory a call allocates), and how they bow out when the machine
+// cannot give it: skipped locally, with the reason, but failed under
+// CI=true, where a skip would hide a broken test bed.
 package testenv
 
 import (
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -34,3 +35,15 @@ const (
 	OtherUID = 65534
 	OtherGID = 65534
 )
+
+// Allocated returns the bytes f allocates. Run it where no other test
+// allocates meanwhile (not in parallel), so that the difference is f's,
+// give or take a little from the runtime itself.
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
