@@ -3,13 +3,12 @@ package models_test
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/models"
 )
 
@@ -123,13 +122,8 @@ func TestJudgeFile(t *testing.T) {
 		}
 	})
 	t.Run("named pipe", func(t *testing.T) {
-		if runtime.GOOS == "windows" {
-			t.Skip("no named pipes in the file system")
-		}
 		p := filepath.Join(dir, "fifo.gguf")
-		if err := syscall.Mkfifo(p, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Mkfifo(t, p)
 		done := make(chan models.Verdict, 1)
 		go func() { done <- models.JudgeFile(p, now) }()
 		select {

@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // TestSetModelIDLayouts edits settings files of every layout people write
@@ -165,13 +166,8 @@ func TestSetModelIDRefuses(t *testing.T) {
 		unchanged(p, "model_id = \"a\"\n")
 	})
 	t.Run("named pipe", func(t *testing.T) {
-		if runtime.GOOS == "windows" {
-			t.Skip("no named pipes")
-		}
 		p := filepath.Join(dir, "fifo.toml")
-		if err := syscall.Mkfifo(p, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Mkfifo(t, p)
 		if err := SetModelID(p, "b", Snapshot{Exists: true}); err == nil || !strings.Contains(err.Error(), "named pipe") {
 			t.Fatalf("err = %v", err)
 		}

@@ -3,12 +3,11 @@ package settings
 import (
 	"os"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/models"
 )
 
@@ -59,9 +58,6 @@ func TestGateModelFiles(t *testing.T) {
 		must(tiny.Write(path(models.Split{Base: "cut", No: i, Count: 2}.PartID(i))))
 	}
 	must(tiny.WriteSize(path("cut-00002-of-00002"), tiny.Size()-10))
-	if runtime.GOOS != "windows" {
-		must(syscall.Mkfifo(path("fifo"), 0o644))
-	}
 
 	for _, tc := range []struct {
 		id, reason string
@@ -80,8 +76,8 @@ func TestGateModelFiles(t *testing.T) {
 		{id: "fifo", reason: "model file ~/models/fifo.gguf is a named pipe (FIFO), not a .gguf file"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
-			if tc.id == "fifo" && runtime.GOOS == "windows" {
-				t.Skip("no named pipes")
+			if tc.id == "fifo" {
+				testenv.Mkfifo(t, path("fifo"))
 			}
 			s := Settings{Backend: BackendLlamaCpp, ModelID: tc.id, LlamaServerBinary: bin}
 			d := Gate(s, dir, OSFS{})

@@ -352,13 +352,14 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 		t.Fatalf("running with pid %d after restart; the fake says %d", second, w.fakePID())
 	}
 
-	// A model that does not load: the child fails twice (max_restarts = 1).
-	if err := os.WriteFile(w.model, []byte("not a model\n"), 0o644); err != nil {
+	// A model that does not load (its architecture unknown: the spawn-gate
+	// lets it through): the child fails twice (max_restarts = 1).
+	if err := fakellama.WriteBrokenModel(w.model); err != nil {
 		t.Fatal(err)
 	}
 	w.do("restart")
 	st = w.waitState("failed_after_max_restarts")
-	if le, _ := st["last_error"].(string); !strings.Contains(le, "invalid magic characters") {
+	if le, _ := st["last_error"].(string); !strings.Contains(le, "unknown model architecture") {
 		t.Errorf("last_error %q does not say why", le)
 	}
 	w.noFake("after the crash loop")
