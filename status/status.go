@@ -52,6 +52,9 @@ type Status struct {
 	SettingsError string    // the settings file is invalid; the last good settings are in force
 	Warning       string    // e.g. a non-loopback host
 	Restarts      int       // restarts this agent made since it started
+	// Hint says what to do about LastError or a port conflict, in words a
+	// person can act on ("remove --bogus from llama_server_args").
+	Hint string
 
 	// Router mode: every model the router knows, with its state (models.go).
 	Models []ModelState
@@ -132,6 +135,7 @@ type wireStatus struct {
 	Warning       string       `json:"warning,omitempty"`
 	MaxRestarts   *int         `json:"max_restarts,omitempty"`
 	Restarts      int          `json:"restarts,omitempty"`
+	Hint          string       `json:"hint,omitempty"`
 	Sleeping      bool         `json:"sleeping,omitempty"`
 	Models        []ModelState `json:"models,omitempty"`
 }
@@ -142,7 +146,7 @@ const SinceFormat = time.RFC3339Nano
 
 // MarshalJSON writes the variant's fields (docs/status.md).
 func (s Status) MarshalJSON() ([]byte, error) {
-	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts, Models: s.Models}
+	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts, Models: s.Models, Hint: s.Hint}
 	if s.State == Running {
 		w.Sleeping = s.Sleeping
 	}
@@ -203,7 +207,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning, Restarts: w.Restarts,
-		Models: w.Models, Sleeping: w.Sleeping}
+		Models: w.Models, Sleeping: w.Sleeping, Hint: w.Hint}
 	if w.MaxRestarts != nil {
 		s.MaxRestarts = *w.MaxRestarts
 	}

@@ -21,6 +21,7 @@ func TestStatusJSONShapes(t *testing.T) {
 		{Status{State: Restarting, Attempt: 2, MaxRestarts: 3, LastError: "exited with status 1"}, `{"state":"restarting","attempt":2,"last_error":"exited with status 1","max_restarts":3}`},
 		{Status{State: FailedAfterMaxRestarts, Attempts: 3, MaxRestarts: 3, LastError: "x", Restarts: 5}, `{"state":"failed_after_max_restarts","attempts":3,"last_error":"x","max_restarts":3,"restarts":5}`},
 		{Status{State: FailedAfterMaxRestarts, Attempts: 0, LastError: "x"}, `{"state":"failed_after_max_restarts","attempts":0,"last_error":"x","max_restarts":0}`},
+		{Status{State: FailedAfterMaxRestarts, Attempts: 0, LastError: "x", Hint: "do y"}, `{"state":"failed_after_max_restarts","attempts":0,"last_error":"x","max_restarts":0,"hint":"do y"}`},
 		{Status{State: Stopped, Since: since}, `{"state":"stopped","since":"2026-11-26T07:00:00.123456789Z"}`},
 		{Status{State: Running, PID: 7, SettingsError: "bad", Warning: "host", Restarts: 1}, `{"state":"running","pid":7,"settings_error":"bad","warning":"host","restarts":1}`},
 		// The budget belongs to restarting and failed only.

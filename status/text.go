@@ -44,6 +44,9 @@ func TooltipAt(st Status, now time.Time) string {
 			lines = append(lines, "Last error: "+clip(st.LastError, tooltipErrMax))
 		}
 	}
+	if st.Hint != "" {
+		lines = append(lines, "To fix: "+clip(st.Hint, tooltipErrMax))
+	}
 	if st.State == FailedAfterMaxRestarts {
 		lines = append(lines, "Choose Start or Restart to try again.")
 	}
@@ -95,6 +98,10 @@ func Summary(st Status) string {
 		}
 		return fmt.Sprintf("llama-server restarting (attempt %d)", st.Attempt)
 	case FailedAfterMaxRestarts:
+		// No restart at all: max_restarts = 0, or a failure no retry fixes.
+		if st.Attempts == 0 {
+			return "llama-server failed"
+		}
 		return fmt.Sprintf("llama-server failed after %d %s", st.Attempts, plural(st.Attempts, "restart", "restarts"))
 	case Stopped:
 		return "llama-server stopped"

@@ -131,7 +131,7 @@ func BenchmarkTransition(b *testing.B) {
 // It measures supervisor work per crash (fakes for process and probes).
 func BenchmarkCrashToRestarting(b *testing.B) {
 	w := newWorld()
-	w.onSpawn = func(p *fakeProc) { p.healthy = true; close(p.ready) }
+	w.onSpawn = func(p *fakeProc) { p.healthy = true; p.ready <- struct{}{} }
 	cfg := testConfig()
 	cfg.Policy.MaxRestarts = 100
 	cfg.Policy.InitialBackoff = 0  // Backoff() = 0: respawn at once

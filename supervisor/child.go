@@ -22,11 +22,12 @@ type proc interface {
 	Pid() int
 	// Exited is closed once the child has been reaped.
 	Exited() <-chan struct{}
-	// ExitText describes how it ended plus its most telling stderr line, for
-	// last_error. Valid after Exited is closed.
-	ExitText() string
-	// Ready is closed when the child logs that it entered its main loop: a
-	// hint to probe at once rather than at the next tick.
+	// Exit says how it ended, its most telling stderr line (last_error),
+	// what to do and whether retrying can help. Valid after Exited is
+	// closed.
+	Exit() diagnosis
+	// Ready receives a token whenever the child logs that it is ready to
+	// serve: a hint to probe at once rather than at the next tick.
 	Ready() <-chan struct{}
 	// Terminate asks the child's process group to stop (SIGTERM once).
 	Terminate() error
@@ -35,9 +36,24 @@ type proc interface {
 	Kill() error
 }
 
-// readyMarker is what llama-server prints on stderr once it serves requests
-// ("main: server is listening on http://H:P - starting the main loop").
-const readyMarker = "starting the main loop"
+// readyMarkers are what llama-server prints on stderr once it serves
+// requests: early-2025 builds end "main: server is listening on
+// http://H:P - starting the main loop"; current ones print "llama_server:
+// model loaded" and "llama_server: listening on http://H:P" (their port was
+// open, answering 503, long before). Each marker triggers a probe; the
+// early builds' "main: model loaded" comes before /health turns 200 and is
+// no marker.
+var readyMarkers = []string{"starting the main loop", "llama_server: model loaded", "llama_server: listening on http://"}
+
+// isReadyLine reports whether a raw stderr line is one of readyMarkers.
+func isReadyLine(line string) bool {
+	for _, m := range readyMarkers {
+		if strings.Contains(line, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // tailLines is how many of the child's last stderr lines are kept for
 // last_error.
@@ -118,7 +134,7 @@ func spawn(c *Command, log *logfile.File) (proc, error) {
 		return nil, fmt.Errorf("cannot start %s: %w", c.Path, err)
 	}
 	io.WriteString(out, separator(time.Now(), cmd.Process.Pid, c.Path, c.Args))
-	ch := &child{cmd: cmd, group: g, exited: make(chan struct{}), ready: make(chan struct{}), drained: make(chan struct{}), log: out,
+	ch := &child{cmd: cmd, group: g, exited: make(chan struct{}), ready: make(chan struct{}, 1), drained: make(chan struct{}), log: out,
 		modelEvents: make(chan struct{}, 1)}
 	ch.pending.Store(2)
 	go ch.drain(outR, false)
@@ -130,7 +146,7 @@ func spawn(c *Command, log *logfile.File) (proc, error) {
 // drain copies one of the child's pipes to the log, a line per write, until
 // the last process holding the pipe closes it. It never stops early:
 // whatever happens to the log, the child never blocks on a full pipe nor
-// dies of SIGPIPE. Stderr lines also feed the tail and the ready marker.
+// dies of SIGPIPE. Stderr lines also feed the tail and the ready markers.
 func (c *child) drain(r *os.File, stderr bool) {
 	defer func() {
 		r.Close()
@@ -139,7 +155,6 @@ func (c *child) drain(r *os.File, stderr bool) {
 		}
 	}()
 	br := bufio.NewReaderSize(r, maxLine)
-	readySeen := !stderr
 	for {
 		b, err := br.ReadSlice('\n')
 		if len(b) > 0 {
@@ -157,9 +172,11 @@ func (c *child) drain(r *os.File, stderr bool) {
 				}
 				c.tail = append(c.tail, text)
 				c.mu.Unlock()
-				if !readySeen && strings.Contains(text, readyMarker) {
-					readySeen = true
-					close(c.ready)
+				if isReadyLine(text) {
+					select {
+					case c.ready <- struct{}{}:
+					default: // a probe is already asked for
+					}
 				}
 				if modelEvent(text) {
 					select {
@@ -221,58 +238,21 @@ func (c *child) Tail() []string {
 	return append([]string(nil), c.tail...)
 }
 
-func (c *child) ExitText() string {
+func (c *child) Exit() diagnosis {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return describeExit(c.err, c.tail)
+	return diagnoseExit(describeWait(c.err), c.tail)
 }
 
-// describeExit turns a Wait error and the last stderr lines into a
-// last_error a person can use: how it ended, then the most telling line.
-func describeExit(err error, tail []string) string {
-	how := "exited with status 0"
+// describeWait names how the child ended, from its Wait error.
+func describeWait(err error) string {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
+		return "exited with status 0"
 	case errors.As(err, &ee):
-		how = exitHow(ee.ProcessState)
+		return exitHow(ee.ProcessState)
 	default:
-		how = err.Error()
+		return err.Error()
 	}
-	if line := tellingLine(tail); line != "" {
-		return how + ": " + line
-	}
-	return how
-}
-
-// tellingLine picks the most telling of the last stderr lines: an error
-// line among the last few, else the last non-empty line. Of a run of error
-// lines the first is taken: a failure cascades ("invalid magic characters",
-// then four "failed to load model" lines, then "exiting due to model
-// loading error") and its first line names the cause. libstdc++'s
-// "terminate called without an active exception" is not an error line
-// here: llama-server prints it on every abort, a clean SIGTERM included, so
-// it would hide the line that says why (it is still the fallback).
-func tellingLine(tail []string) string {
-	const lookBack = 8
-	start := max(0, len(tail)-lookBack)
-	isError := func(s string) bool {
-		l := strings.ToLower(s)
-		return strings.Contains(l, "error") || strings.Contains(l, "failed") || strings.Contains(l, "couldn't") ||
-			strings.Contains(l, "cannot") || strings.Contains(l, "invalid")
-	}
-	for i := len(tail) - 1; i >= start; i-- {
-		if isError(tail[i]) {
-			for i > start && isError(tail[i-1]) {
-				i--
-			}
-			return strings.TrimSpace(tail[i])
-		}
-	}
-	for i := len(tail) - 1; i >= 0; i-- {
-		if s := strings.TrimSpace(tail[i]); s != "" {
-			return s
-		}
-	}
-	return ""
 }

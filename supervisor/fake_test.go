@@ -23,6 +23,7 @@ type fakeProc struct {
 
 	mu        sync.Mutex
 	text      string
+	diag      diagnosis // hint and permanent of the exit (exitWith)
 	terms     int
 	kills     int
 	ignoreTrm bool
@@ -34,10 +35,21 @@ type fakeProc struct {
 func (p *fakeProc) Pid() int                { return p.pid }
 func (p *fakeProc) Exited() <-chan struct{} { return p.exited }
 func (p *fakeProc) Ready() <-chan struct{}  { return p.ready }
-func (p *fakeProc) ExitText() string {
+func (p *fakeProc) Exit() diagnosis {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.text
+	d := p.diag
+	d.lastError = p.text
+	return d
+}
+
+// exitWith ends the process with a full diagnosis (a hint, a failure
+// retrying cannot fix).
+func (p *fakeProc) exitWith(d diagnosis) {
+	p.mu.Lock()
+	p.diag = d
+	p.mu.Unlock()
+	p.exit(d.lastError)
 }
 
 func (p *fakeProc) Terminate() error {
@@ -114,7 +126,7 @@ func (w *world) spawn(*Command, *logfile.File) (proc, error) {
 		w.lateSpawns++
 	}
 	w.nextPID++
-	p := &fakeProc{pid: w.nextPID, exited: make(chan struct{}), ready: make(chan struct{})}
+	p := &fakeProc{pid: w.nextPID, exited: make(chan struct{}), ready: make(chan struct{}, 1)}
 	if w.onSpawn != nil {
 		w.onSpawn(p)
 	}

@@ -15,7 +15,7 @@ import (
 // it with the "starting the main loop" line.
 func healthyAtOnce(p *fakeProc) {
 	p.healthy = true
-	close(p.ready)
+	p.ready <- struct{}{}
 }
 
 func TestStartsAndBecomesRunning(t *testing.T) {
@@ -48,7 +48,7 @@ func TestLoadingIsProgressAndReadyMarkerProbesAtOnce(t *testing.T) {
 		h.wantState(status.Starting)
 		p := w.current()
 		p.setHealthy(true)
-		close(p.ready) // "starting the main loop"
+		p.ready <- struct{}{} // "starting the main loop"
 		start := time.Now()
 		synctest.Wait()
 		h.wantState(status.Running)

@@ -33,7 +33,7 @@ import (
 // health interval later, while an idle router is read once per interval.
 func modelEvent(line string) bool {
 	if strings.HasPrefix(line, "[") {
-		for _, m := range []string{readyMarker, "model loaded", "exiting due to", "handle_sleep:"} {
+		for _, m := range []string{"starting the main loop", "model loaded", "exiting due to", "handle_sleep:"} {
 			if strings.Contains(line, m) {
 				return true
 			}
@@ -306,7 +306,7 @@ func parseModels(body []byte, tail []string) ([]status.ModelState, error) {
 		if d.Status.Failed && ms.State != status.ModelLoading && ms.State != status.ModelLoaded {
 			ms.State = status.ModelFailed
 			ms.LastError = fmt.Sprintf("exited with status %d", d.Status.ExitCode)
-			if line := tellingLine(linesOf(tail, portArg(d.Status.Args))); line != "" {
+			if line := tellingLine(classify(linesOf(tail, portArg(d.Status.Args)))); line != "" {
 				ms.LastError += ": " + clean(line, maxModelError)
 			}
 		}

@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io/fs"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // Probe schedule while starting: fast at first, so a server that loads in
 // tens of milliseconds is noticed at once, then every startingPollMax.
-// The child's "starting the main loop" line triggers a probe immediately,
-// so readiness is seen within a millisecond or two of the first 200.
+// The child's ready lines (readyMarkers) trigger a probe immediately, so
+// readiness is seen within a millisecond or two of the first 200.
 const (
 	startingPollFirst = 5 * time.Millisecond
 	startingPollMax   = 250 * time.Millisecond
@@ -99,9 +99,8 @@ func (s *Supervisor) Run(ctx context.Context) {
 				r.handle(m)
 			}
 		case <-r.exitedC():
-			r.fail(r.child.ExitText())
+			r.fail(r.child.Exit())
 		case <-r.readyC:
-			r.readyC = nil
 			r.startProbe()
 		case res := <-r.probeDone:
 			r.onProbe(res)
@@ -116,11 +115,14 @@ func (s *Supervisor) Run(ctx context.Context) {
 			r.onWake()
 		case <-r.deadlineC():
 			r.deadline = nil
-			msg := fmt.Sprintf("not ready within startup_timeout %s", r.cfg.Policy.StartupTimeout)
+			d := diagnosis{lastError: fmt.Sprintf("not ready within startup_timeout %s", r.cfg.Policy.StartupTimeout)}
 			if r.lastProbe != nil {
-				msg += fmt.Sprintf(" (last health check: %v)", r.lastProbe)
+				d.lastError += fmt.Sprintf(" (last health check: %v)", r.lastProbe)
 			}
-			r.fail(msg)
+			if errors.Is(r.lastProbe, errLoading) {
+				d.hint = hintStartTimeout
+			}
+			r.fail(d)
 		}
 	}
 }
@@ -215,7 +217,7 @@ func (r *runner) evaluate() {
 		// Not our server: never start a second one beside it (a second
 		// llama-server would share the port through SO_REUSEPORT). This
 		// costs no restart; look again every health_check_interval.
-		r.publish(status.Status{State: status.NotSpawning, Reason: status.PortInUse(cfg.Port)})
+		r.publish(status.Status{State: status.NotSpawning, Reason: status.PortInUse(cfg.Port), Hint: HintPortTaken(cfg.Port)})
 		r.arm(wakePort, cfg.Policy.HealthCheckInterval)
 		return
 	}
@@ -300,6 +302,7 @@ func (r *runner) onProbe(res probeResult) {
 		if res.err == nil {
 			r.deadline.Stop()
 			r.deadline = nil
+			r.readyC = nil // ready lines matter while starting only
 			r.runningAt, r.lastOK = now, now
 			r.publish(status.Status{State: status.Running, PID: r.child.Pid()})
 			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
@@ -323,7 +326,7 @@ func (r *runner) onProbe(res probeResult) {
 			// probe proves nothing; only health_check_timeout without a good
 			// one does.
 			if since := now.Sub(r.lastOK); since >= r.cfg.Policy.HealthCheckTimeout {
-				r.fail(fmt.Sprintf("unhealthy: no successful health check for %s (%v)", since.Round(time.Millisecond), res.err))
+				r.fail(diagnosis{lastError: fmt.Sprintf("unhealthy: no successful health check for %s (%v)", since.Round(time.Millisecond), res.err)})
 				return
 			}
 		}
@@ -332,21 +335,22 @@ func (r *runner) onProbe(res probeResult) {
 }
 
 // fail handles a child that exited, never became ready, or went unhealthy:
-// stop it if it lives, then spend one restart or give up.
-func (r *runner) fail(lastErr string) {
+// stop it if it lives, then spend one restart or give up. A failure that
+// retrying cannot fix gives up at once, with the restarts spent so far.
+func (r *runner) fail(d diagnosis) {
 	stable := r.st.State == status.Running && time.Since(r.runningAt) >= r.cfg.Policy.StabilityWindow
 	r.stopChild()
 	r.disarm()
 	if stable {
 		r.restarts = 0 // it ran well for a while: this is not a crash loop
 	}
-	if r.restarts >= r.cfg.Policy.MaxRestarts {
-		r.publish(status.Status{State: status.FailedAfterMaxRestarts, Attempts: r.restarts, LastError: lastErr})
+	if d.permanent || r.restarts >= r.cfg.Policy.MaxRestarts {
+		r.publish(status.Status{State: status.FailedAfterMaxRestarts, Attempts: r.restarts, LastError: d.lastError, Hint: d.hint})
 		return
 	}
 	r.restarts++
 	r.totalRestarts++
-	r.publish(status.Status{State: status.Restarting, Attempt: r.restarts, LastError: lastErr})
+	r.publish(status.Status{State: status.Restarting, Attempt: r.restarts, LastError: d.lastError, Hint: d.hint})
 	r.arm(wakeRespawn, r.cfg.Policy.Backoff(r.restarts))
 }
 

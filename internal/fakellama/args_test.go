@@ -77,7 +77,7 @@ func TestReadKnobs(t *testing.T) {
 	if k.load != time.Second || k.crashAfter != 0 || k.crashMode != CrashSegv || !k.ignoreTerm || k.flood != 10 || k.unhealthyStatus != 503 {
 		t.Fatalf("set: %+v", k)
 	}
-	for name, v := range map[string]string{EnvLoad: "300", EnvCrashMode: "boom", EnvCleanExit: "yes please", EnvHangAfter: "-1s", EnvUnhealthyStatus: "42"} {
+	for name, v := range map[string]string{EnvLoad: "300", EnvCrashMode: "boom", EnvCleanExit: "yes please", EnvHangAfter: "-1s", EnvUnhealthyStatus: "42", EnvEra: "1999", EnvLoadError: "gremlins"} {
 		if _, err := readKnobs(func(n string) string {
 			if n == name {
 				return v

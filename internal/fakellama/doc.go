@@ -46,6 +46,16 @@
 //     death by SIGABRT. A second signal during that shutdown: "Received
 //     second interrupt, terminating immediately.", exit 1.
 //
+// With FAKE_LLAMA_ERA=2026 it plays a current build instead (measured on
+// a September 2026 build): every log line carries the elapsed time and a level letter
+// ("0.00.037.007 I srv  llama_server: model loaded"), the ready lines are
+// "srv  llama_server: model loaded" and "srv  llama_server: listening on
+// http://H:P" (there is no "starting the main loop"), SIGTERM after load
+// exits 0 after "cleaning up before exit...", and a bad model or a taken
+// port exits 1 after the current build's lines ("gguf_init_from_reader:
+// invalid magic characters: 'this', expected 'GGUF'", "srv         start:
+// couldn't bind HTTP server socket, ...", "exiting due to ...").
+//
 // To keep core files out of test directories, the fake sets its core-size
 // limit to 0 before it aborts; the wait status is still signal 6.
 //
@@ -59,7 +69,7 @@
 //	FAKE_LLAMA_LOAD=50ms             length of the "Loading model" 503 window (default 50ms)
 //	FAKE_LLAMA_START_DELAY=5ms       time before the port is bound: connections are refused meanwhile (default 5ms)
 //	FAKE_LLAMA_CRASH_AFTER=2s        after ready, crash (FAKE_LLAMA_CRASH_MODE decides how)
-//	FAKE_LLAMA_CRASH_MODE=abort      exit1 | abort (SIGABRT, default) | segv (SIGSEGV)
+//	FAKE_LLAMA_CRASH_MODE=abort      exit1 | abort (SIGABRT, default) | segv (SIGSEGV) | kill (SIGKILL, no last words: the OOM killer)
 //	FAKE_LLAMA_HANG_AFTER=1s         after ready, stop answering HTTP: connections are accepted, requests never answered
 //	FAKE_LLAMA_UNHEALTHY_AFTER=1s    after ready, GET /health answers FAKE_LLAMA_UNHEALTHY_STATUS
 //	FAKE_LLAMA_UNHEALTHY_STATUS=500  the status code of an unhealthy /health (default 500)
@@ -71,6 +81,9 @@
 //	FAKE_LLAMA_PIDFILE=PATH          write the fake's pid (decimal + newline) to PATH once the port is bound
 //	FAKE_LLAMA_NO_ROUTER=1           a build without router mode: --help omits the --models-* flags and they are invalid
 //	FAKE_LLAMA_NO_SLEEP=1            a build without sleeping: --help omits --sleep-idle-seconds and it is invalid
+//	FAKE_LLAMA_ERA=2025              2025 (build 4748, default) | 2026 (a current build; implies FAKE_LLAMA_CLEAN_EXIT)
+//	FAKE_LLAMA_LOAD_ERROR=arch       loading a good file fails anyway: arch (unknown model architecture) | oom (cannot allocate the weights)
+//	FAKE_LLAMA_LOG_COLORS=1          colour the current build's log prefixes with terminal escapes, as a build that thinks stderr is a terminal does
 //
 // # Current builds: --help, sleeping, router mode
 //

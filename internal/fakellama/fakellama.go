@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,15 @@ const (
 	MarkerLoaded = "main: model loaded"
 	// MarkerReady ends the line written right after /health turns 200.
 	MarkerReady = "starting the main loop"
+
+	// MarkerListening2026 is in the line written once the port is bound
+	// (current builds), followed like MarkerListening by ", hostname: H,
+	// port: P".
+	MarkerListening2026 = "srv         start: HTTP server is listening"
+	// MarkerLoaded2026 and MarkerReady2026 are current builds' ready lines,
+	// written right after /health turns 200, in this order.
+	MarkerLoaded2026 = "srv  llama_server: model loaded"
+	MarkerReady2026  = "srv  llama_server: listening on http://"
 )
 
 // RunIfHelper runs the fake and exits the process when HelperEnv is "1";
@@ -76,6 +86,30 @@ func WriteBrokenModel(path string) error {
 	return nil
 }
 
+// loadErrorMarker, followed by a LoadError value and a newline, at the end
+// of a model file makes loading it fail that way: what a file decides for
+// the real server (its size against the memory there is), the marker
+// decides for the fake.
+const loadErrorMarker = "ocm-fake-load-error="
+
+// WriteFailingModel writes a model like WriteModel's that fails to load the
+// way kind says (LoadErrorOOM), as if it were too big for the machine: a
+// failure worth retrying, since memory may be free at the next try.
+func WriteFailingModel(path, kind string) error {
+	if err := WriteModel(path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("fakellama: write model: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, loadErrorMarker+kind+"\n"); err != nil {
+		return fmt.Errorf("fakellama: write model: %w", err)
+	}
+	return nil
+}
+
 // Main is the whole fake llama-server: args is argv without argv[0], the
 // environment holds the knobs (see the package doc). It returns the exit
 // status for os.Exit, or never returns: it can kill its own process with a
@@ -107,13 +141,54 @@ func Main(args []string) int {
 type logger struct {
 	mu sync.Mutex
 	w  io.Writer
+
+	// Current builds: every line of logf starts with the elapsed time and
+	// a level letter, coloured when colors is set.
+	prefixed bool
+	colors   bool
+	start    time.Time
 }
 
+// printf writes a line as it is.
 func (l *logger) printf(format string, a ...any) {
 	line := fmt.Sprintf(format, a...) + "\n"
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, _ = io.WriteString(l.w, line)
+}
+
+// ANSI colours of llama.cpp's log prefix.
+const (
+	colReset = "\x1b[0m"
+	colBlue  = "\x1b[34m"
+	colGreen = "\x1b[32m"
+	colRed   = "\x1b[31m"
+	colMag   = "\x1b[35m"
+)
+
+// logf writes a log line of a level (I, W, E). Early builds print it bare;
+// current ones as "0.00.037.007 I srv  llama_server: model loaded", the
+// elapsed time being minutes.seconds.milliseconds.microseconds.
+func (l *logger) logf(level byte, format string, a ...any) {
+	if !l.prefixed {
+		l.printf(format, a...)
+		return
+	}
+	us := time.Since(l.start).Microseconds()
+	ts := fmt.Sprintf("%d.%02d.%03d.%03d", us/60e6, us/1e6%60, us/1000%1000, us%1000)
+	msg := fmt.Sprintf(format, a...)
+	if !l.colors {
+		l.printf("%s %c %s", ts, level, msg)
+		return
+	}
+	switch level {
+	case 'I':
+		l.printf("%s%s%s %sI %s%s", colBlue, ts, colReset, colGreen, colReset, msg)
+	case 'W':
+		l.printf("%s%s%s %sW %s%s", colBlue, ts, colReset, colMag, msg, colReset)
+	default:
+		l.printf("%s%s%s %sE %s%s", colBlue, ts, colReset, colRed, msg, colReset)
+	}
 }
 
 // trapSignals delivers SIGTERM and SIGINT on the channel it returns, or
@@ -129,11 +204,17 @@ func trapSignals(k knobs) (sigs chan os.Signal, stop func()) {
 }
 
 func run(opts options, k knobs, lg *logger) int {
+	cur := k.era == Era2026
+	lg.prefixed, lg.colors, lg.start = cur, k.colors, time.Now()
 	sigs, stopSignals := trapSignals(k)
 	defer stopSignals()
 
-	lg.printf("build: 4748 (c392e50) with fake-llama-server (%s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	lg.printf("system info: n_threads = %d, n_threads_batch = %d, total_threads = %d", runtime.NumCPU(), runtime.NumCPU(), runtime.NumCPU())
+	if cur {
+		lg.logf('I', "build_info: b6500-fake (fake-llama-server %s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	} else {
+		lg.printf("build: 4748 (c392e50) with fake-llama-server (%s) for %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	}
+	lg.logf('I', "system info: n_threads = %d, n_threads_batch = %d, total_threads = %d", runtime.NumCPU(), runtime.NumCPU(), runtime.NumCPU())
 
 	// Until the model is loaded the real server has no signal handlers: a
 	// signal kills it outright.
@@ -143,7 +224,12 @@ func run(opts options, k knobs, lg *logger) int {
 
 	ln, err := listen(opts.host, opts.port)
 	if err != nil {
-		lg.printf("main: couldn't bind HTTP server socket, hostname: %s, port: %d", opts.host, opts.port)
+		if cur {
+			lg.logf('E', "srv         start: couldn't bind HTTP server socket, hostname: %s, port: %d", opts.host, opts.port)
+			lg.logf('E', "srv  llama_server: exiting due to HTTP server error")
+		} else {
+			lg.printf("main: couldn't bind HTTP server socket, hostname: %s, port: %d", opts.host, opts.port)
+		}
 		return 1
 	}
 	port := opts.port
@@ -174,45 +260,49 @@ func run(opts options, k knobs, lg *logger) int {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	lg.printf("%s, hostname: %s, port: %d, http threads: %d", MarkerListening, opts.host, port, max(3, runtime.NumCPU()-1))
+	threads := max(3, runtime.NumCPU()-1)
+	if cur {
+		lg.logf('I', "%s, hostname: %s, port: %d, http threads: %d", MarkerListening2026, opts.host, port, threads)
+	} else {
+		lg.printf("%s, hostname: %s, port: %d, http threads: %d", MarkerListening, opts.host, port, threads)
+	}
 	state(childLoading)
-	lg.printf("main: loading model")
-	lg.printf("srv    load_model: loading model '%s'", opts.model)
+	if !cur {
+		lg.printf("main: loading model")
+	}
+	lg.logf('I', "srv    load_model: loading model '%s'", opts.model)
 	for i := range k.flood {
-		lg.printf("llama_model_loader: - kv %5d: fake.flood.line str = %s", i, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+		lg.logf('I', "llama_model_loader: - kv %5d: fake.flood.line str = %s", i, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	}
 	if sig, ok := waitOrSignal(k.load, sigs); ok {
 		dieBySignal(sig)
 	}
-	if err := checkModel(opts.model); err != nil {
-		if !k.loseLog {
-			lg.printf("%v", err)
-			if !errors.Is(err, errUnknownArch) {
-				lg.printf("llama_model_load: error loading model: llama_model_loader: failed to load model from %s", opts.model)
-			}
-			lg.printf("llama_model_load_from_file_impl: failed to load model")
-			lg.printf("common_init_from_params: failed to load model '%s'", opts.model)
-			lg.printf("srv    load_model: failed to load model, '%s'", opts.model)
-			lg.printf("main: exiting due to model loading error")
-		}
-		abort(lg)
+	if failure := loadModel(opts.model, k.loadError); failure != nil {
+		return failLoad(lg, k, opts.model, failure)
 	}
 
-	lg.printf("%s", MarkerLoaded)
+	if !cur {
+		lg.printf("%s", MarkerLoaded)
+	}
 	if opts.sleepIdle > 0 {
 		st.sleep.Store(newSleeper(time.Duration(opts.sleepIdle)*time.Second, func(sleeping bool) {
 			if sleeping {
-				lg.printf("srv  handle_sleep: server is entering sleeping state")
+				lg.logf('I', "srv  handle_sleep: server is entering sleeping state")
 				state(childSleeping)
 			} else {
-				lg.printf("srv  handle_sleep: server is exiting sleeping state")
+				lg.logf('I', "srv  handle_sleep: server is exiting sleeping state")
 				state(childReady)
 			}
 		}))
 		defer st.sleep.Load().stop()
 	}
 	st.ready.Store(true)
-	lg.printf("main: server is listening on http://%s:%d - %s", opts.host, port, MarkerReady)
+	if cur {
+		lg.logf('I', "%s", MarkerLoaded2026)
+		lg.logf('I', "%s%s:%d", MarkerReady2026, opts.host, port)
+	} else {
+		lg.printf("main: server is listening on http://%s:%d - %s", opts.host, port, MarkerReady)
+	}
 	state(childReady)
 
 	return serve(k, lg, st, sigs, routerCmds, func() int { return shutdown(k, lg, sigs) })
@@ -264,7 +354,7 @@ func writePidfile(k knobs, lg *logger) bool {
 // up, then abort (build 4748) or exit 0 (newer builds, FAKE_LLAMA_CLEAN_EXIT);
 // a second signal meanwhile exits 1 at once.
 func shutdown(k knobs, lg *logger, sigs <-chan os.Signal) int {
-	lg.printf("srv    operator(): operator(): cleaning up before exit...")
+	lg.logf('I', "srv    operator(): operator(): cleaning up before exit...")
 	t := time.NewTimer(k.shutdownDelay)
 	defer t.Stop()
 	select {
@@ -281,12 +371,16 @@ func shutdown(k knobs, lg *logger, sigs <-chan os.Signal) int {
 }
 
 func crashNow(k knobs, lg *logger) int {
-	lg.printf("fake-llama-server: simulated crash (%s=%s)", EnvCrashMode, k.crashMode)
+	if k.crashMode != CrashKill { // the OOM killer leaves no last words
+		lg.printf("fake-llama-server: simulated crash (%s=%s)", EnvCrashMode, k.crashMode)
+	}
 	switch k.crashMode {
 	case CrashExit1:
 		return 1
 	case CrashSegv:
 		dieBySegv()
+	case CrashKill:
+		dieByKill()
 	default:
 		abort(lg)
 	}
@@ -352,6 +446,95 @@ func checkModel(path string) error {
 		return fmt.Errorf("%w: '%s'", errUnknownArch, h.Architecture)
 	}
 	return nil
+}
+
+// loadFailure is why loading a model failed.
+type loadFailure struct {
+	kind  string // "open", "magic", "arch", or a LoadError knob
+	magic string // kind "magic": the file's first four bytes, printable
+	arch  string // kind "arch": the architecture the build does not know
+}
+
+// loadModel checks the file the way the fake's loader does (checkModel),
+// then fails the way the knob or the file's marker says, if either does.
+func loadModel(path, knob string) *loadFailure {
+	err := checkModel(path)
+	switch {
+	case errors.Is(err, errBadMagic):
+		magic := make([]byte, 4)
+		n := 0
+		if f, err := os.Open(path); err == nil {
+			n, _ = io.ReadFull(f, magic)
+			f.Close()
+		}
+		return &loadFailure{kind: "magic", magic: printable(magic[:n])}
+	case errors.Is(err, errUnknownArch):
+		return &loadFailure{kind: "arch", arch: UnknownArch}
+	case err != nil:
+		return &loadFailure{kind: "open"}
+	case knob != "":
+		return &loadFailure{kind: knob, arch: UnknownArch}
+	}
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			tail := make([]byte, 64)
+			n, _ := f.ReadAt(tail, max(0, fi.Size()-int64(len(tail))))
+			if i := bytes.LastIndex(tail[:n], []byte(loadErrorMarker)); i >= 0 {
+				kind, _, _ := strings.Cut(string(tail[i+len(loadErrorMarker):n]), "\n")
+				if kind == LoadErrorOOM {
+					return &loadFailure{kind: kind}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// failLoad writes what the server writes when loading fails, then ends as
+// the era's build does: early builds abort, current ones exit 1.
+func failLoad(lg *logger, k knobs, model string, f *loadFailure) int {
+	cur := k.era == Era2026
+	if !k.loseLog {
+		var cause string
+		switch f.kind {
+		case "open":
+			lg.logf('E', "gguf_init_from_file: failed to open GGUF file '%s' (No such file or directory)", model)
+		case "magic":
+			if cur {
+				lg.logf('E', "gguf_init_from_reader: invalid magic characters: '%s', expected 'GGUF'", f.magic)
+			} else {
+				lg.printf("gguf_init_from_file_impl: invalid magic characters: '%s', expected 'GGUF'", f.magic)
+			}
+		case "arch":
+			cause = "unknown model architecture: '" + f.arch + "'"
+			if !cur {
+				cause = "error loading model architecture: " + cause
+			}
+		case LoadErrorOOM:
+			lg.logf('E', "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 68719476736")
+			cause = "unable to allocate CPU buffer"
+		}
+		if cause == "" {
+			cause = "llama_model_loader: failed to load model from " + model
+		}
+		lg.logf('E', "llama_model_load: error loading model: %s", cause)
+		if cur {
+			lg.logf('E', "srv    load_model: failed to load model, '%s'", model)
+			lg.logf('I', "srv    operator(): operator(): cleaning up before exit...")
+			lg.logf('E', "srv  llama_server: exiting due to model loading error")
+		} else {
+			lg.printf("llama_model_load_from_file_impl: failed to load model")
+			lg.printf("common_init_from_params: failed to load model '%s'", model)
+			lg.printf("srv    load_model: failed to load model, '%s'", model)
+			lg.printf("main: exiting due to model loading error")
+		}
+	}
+	if cur {
+		return 1
+	}
+	abort(lg)
+	return 134 // not reached
 }
 
 func printable(b []byte) string {

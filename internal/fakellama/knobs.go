@@ -3,6 +3,7 @@ package fakellama
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,28 @@ const (
 	EnvPidfile         = "FAKE_LLAMA_PIDFILE"
 	EnvNoRouter        = "FAKE_LLAMA_NO_ROUTER"
 	EnvNoSleep         = "FAKE_LLAMA_NO_SLEEP"
+	EnvEra             = "FAKE_LLAMA_ERA"
+	EnvLoadError       = "FAKE_LLAMA_LOAD_ERROR"
+	EnvLogColors       = "FAKE_LLAMA_LOG_COLORS"
+)
+
+// Eras for FAKE_LLAMA_ERA: which llama-server build the fake plays.
+const (
+	// Era2025 is build 4748 (c392e50, February 2025): bare log lines, the
+	// "starting the main loop" ready line, death by SIGABRT on SIGTERM and
+	// on a bad model. The default.
+	Era2025 = "2025"
+	// Era2026 is a current build: every log line prefixed by the elapsed
+	// time, a level letter and a component; "llama_server: model loaded"
+	// and "llama_server: listening on http://..." when ready; exit 0 on
+	// SIGTERM, exit 1 on a bad model or a taken port.
+	Era2026 = "2026"
+)
+
+// Load errors for FAKE_LLAMA_LOAD_ERROR: how loading a good file fails.
+const (
+	LoadErrorArch = "arch" // the build does not know the model's architecture
+	LoadErrorOOM  = "oom"  // not enough memory for the weights
 )
 
 // Crash modes for FAKE_LLAMA_CRASH_MODE.
@@ -30,6 +53,7 @@ const (
 	CrashExit1 = "exit1" // exit status 1
 	CrashAbort = "abort" // killed by SIGABRT (the default)
 	CrashSegv  = "segv"  // killed by SIGSEGV
+	CrashKill  = "kill"  // killed by SIGKILL with no last words, as the kernel's OOM killer does
 )
 
 // off marks an "after" knob that is not set.
@@ -44,6 +68,9 @@ type knobs struct {
 	noRouter, noSleep                     bool
 	flood                                 int
 	pidfile                               string
+	era                                   string
+	loadError                             string // "" = the file decides
+	colors                                bool
 }
 
 func readKnobs(getenv func(string) string) (knobs, error) {
@@ -51,7 +78,7 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 		load: 50 * time.Millisecond, startDelay: 5 * time.Millisecond, shutdownDelay: 2 * time.Millisecond,
 		crashAfter: off, hangAfter: off, unhealthyAfter: off,
 		crashMode: CrashAbort, unhealthyStatus: 500,
-		pidfile: getenv(EnvPidfile),
+		pidfile: getenv(EnvPidfile), era: Era2025,
 	}
 	var err error
 	dur := func(name string, dst *time.Duration) {
@@ -103,15 +130,37 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 	boolean(EnvLoseLog, &k.loseLog)
 	boolean(EnvNoRouter, &k.noRouter)
 	boolean(EnvNoSleep, &k.noSleep)
+	boolean(EnvLogColors, &k.colors)
 	if err != nil {
 		return k, err
 	}
+	choice := func(name string, dst *string, allowed ...string) {
+		v := getenv(name)
+		if v == "" || err != nil {
+			return
+		}
+		for _, a := range allowed {
+			if v == a {
+				*dst = v
+				return
+			}
+		}
+		err = fmt.Errorf("%s=%q: want one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	choice(EnvEra, &k.era, Era2025, Era2026)
+	choice(EnvLoadError, &k.loadError, LoadErrorArch, LoadErrorOOM)
+	if err != nil {
+		return k, err
+	}
+	if k.era == Era2026 {
+		k.cleanExit = true // current builds exit 0 on SIGTERM
+	}
 	if v := getenv(EnvCrashMode); v != "" {
 		switch v {
-		case CrashExit1, CrashAbort, CrashSegv:
+		case CrashExit1, CrashAbort, CrashSegv, CrashKill:
 			k.crashMode = v
 		default:
-			return k, fmt.Errorf("%s=%q: want exit1, abort or segv", EnvCrashMode, v)
+			return k, fmt.Errorf("%s=%q: want exit1, abort, segv or kill", EnvCrashMode, v)
 		}
 	}
 	return k, nil

@@ -16,3 +16,4 @@ func setReusePort(_, _ string, _ syscall.RawConn) error { return nil }
 func dieByAbort()             { os.Exit(3) }
 func dieBySegv()              { os.Exit(1) }
 func dieBySignal(_ os.Signal) { os.Exit(1) }
+func dieByKill()              { os.Exit(1) }

@@ -29,3 +29,4 @@ func setReusePort(_, _ string, c syscall.RawConn) error {
 
 func dieByAbort() { dieBySignal(unix.SIGABRT) }
 func dieBySegv()  { dieBySignal(unix.SIGSEGV) }
+func dieByKill()  { dieBySignal(unix.SIGKILL) }
