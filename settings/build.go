@@ -1,7 +1,9 @@
 package settings
 
 import (
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
@@ -24,15 +26,17 @@ func decide(s Settings, modelsDir string, fsys FS) Decision {
 // (docs/supervision.md). Gate reasons name the file the settings came from
 // (s.File, set by Load), else p.ConfigFile. The child is run as
 //
-//	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] <llama_server_args...>
+//	<binary> -m <model path> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] [--metrics] <llama_server_args...>
 //
 // or, in router mode,
 //
-//	<binary> --models-dir <models_dir> --models-max <max_loaded> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] <llama_server_args...>
+//	<binary> --models-dir <models_dir> --models-max <max_loaded> --host <host> --port <port> -c <ctx_len> [--sleep-idle-seconds S] [--metrics] <llama_server_args...>
 //
 // with the agent's environment (Env nil): the explicit flags win over any
-// LLAMA_ARG_* variables the user has set. When the gate refuses, Command is
-// nil and Refusal says why; Recheck re-runs the gate before every respawn,
+// LLAMA_ARG_* variables the user has set. --metrics is there when the
+// binary's --help lists it and llama_server_args do not set it: the live
+// view reads the server's tokens per second there. When the gate refuses,
+// Command is nil and Refusal says why; Recheck re-runs the gate before every respawn,
 // since the model file or the binary may have gone meanwhile.
 func BuildConfig(s Settings, p Paths) supervisor.Config {
 	cfg, _ := Build(s, p)
@@ -75,9 +79,14 @@ func Build(s Settings, p Paths) (supervisor.Config, Decision) {
 			"-c", strconv.Itoa(s.CtxLen),
 		)
 		args = append(args, sleepArgs(s, d, &cfg)...)
+		if wantsMetrics(d.Binary, s.LlamaServerArgs) {
+			args = append(args, "--metrics")
+		}
 		cfg.Command = &supervisor.Command{Path: d.Binary, Args: append(args, s.LlamaServerArgs...)}
 		cfg.Router, cfg.Autoload = d.Router, d.Autoload
+		cfg.APIKey = apiKey(s.LlamaServerArgs, os.Getenv)
 	}
+	cfg.LiveView = true
 	modelsDir := p.ModelsDir
 	cfg.Recheck = func() string {
 		if d := decide(s, modelsDir, OSFS{}); !d.Spawn {
@@ -86,4 +95,36 @@ func Build(s Settings, p Paths) (supervisor.Config, Decision) {
 		return ""
 	}
 	return cfg, d
+}
+
+// wantsMetrics reports whether --metrics should be added: the binary knows
+// it (its --help, read once per build: BinaryCapabilities) and the user's
+// arguments do not already say it.
+func wantsMetrics(binary string, userArgs []string) bool {
+	for _, a := range userArgs {
+		if a == "--metrics" || strings.HasPrefix(a, "--metrics=") {
+			return false
+		}
+	}
+	// An unreadable help means no --metrics: the live view does without.
+	return BinaryCapabilities(binary).Metrics
+}
+
+// apiKey is the key the server will want from the live view's reads: the
+// --api-key of llama_server_args (the last one wins, as in llama-server),
+// else LLAMA_API_KEY of the environment the server inherits.
+func apiKey(userArgs []string, getenv func(string) string) string {
+	key := ""
+	for i, a := range userArgs {
+		switch {
+		case a == "--api-key" && i+1 < len(userArgs):
+			key = userArgs[i+1]
+		case strings.HasPrefix(a, "--api-key="):
+			key = strings.TrimPrefix(a, "--api-key=")
+		}
+	}
+	if key == "" {
+		key = getenv("LLAMA_API_KEY")
+	}
+	return key
 }

@@ -55,6 +55,7 @@ func TestBuildConfig(t *testing.T) {
 		LogPath:   filepath.Join(home, "state", "llama-server.log"),
 		Model:     "m",
 		Warning:   "host 0.0.0.0 is not loopback: llama-server is reachable from the network",
+		LiveView:  true,
 	}
 	if cfg.Recheck == nil {
 		t.Fatal("Recheck is nil")

@@ -55,12 +55,41 @@ type Status struct {
 	// Hint says what to do about LastError or a port conflict, in words a
 	// person can act on ("remove --bogus from llama_server_args").
 	Hint string
+	// URL is the server's base URL ("http://127.0.0.1:8080"), while a child
+	// exists: where its web UI and API are.
+	URL string
 
 	// Router mode: every model the router knows, with its state (models.go).
 	Models []ModelState
-	// Sleeping: the model is asleep (sleep_after); the next request wakes it.
+	// While running: what the server is doing (zero fields are unknown),
+	// and whether the model is asleep (sleep_after; the next request wakes
+	// it).
+	Activity Activity
 	Sleeping bool
 }
+
+// Activity is what a running server is doing, as far as it tells: a zero
+// field is one the server does not offer (or has not yet), and is left out
+// of the JSON rather than guessed. It is a plain value, so a Status stays
+// comparable.
+type Activity struct {
+	// SlotsTotal is how many requests the server can process at once (its
+	// slots); 0 when it does not list them. SlotsBusy, how many are
+	// processing one, is meaningful only when SlotsTotal > 0.
+	SlotsBusy, SlotsTotal int
+	// TokensPerSecond is the server's generation speed over the requests
+	// that finished most recently; 0 unknown.
+	TokensPerSecond float64
+	// RSSBytes is the resident memory of the server and the processes it
+	// started (a router's model servers); 0 unknown.
+	RSSBytes uint64
+}
+
+// Known reports whether the server told anything about its activity.
+func (a Activity) Known() bool { return a != Activity{} }
+
+// Busy reports whether a slot is processing a request.
+func (a Activity) Busy() bool { return a.SlotsTotal > 0 && a.SlotsBusy > 0 }
 
 // portInUseSuffix ends the not_spawning reason of a port conflict; PortInUse
 // writes it and PortConflict recognises it, so the conflict travels in the
@@ -123,21 +152,70 @@ func (s Status) Equal(o Status) bool {
 // value is meaningful (attempt 0 never happens, attempts 0 does with
 // max_restarts = 0).
 type wireStatus struct {
-	State         State        `json:"state"`
-	Reason        string       `json:"reason,omitempty"`
-	PID           *int         `json:"pid,omitempty"`
-	Attempt       *int         `json:"attempt,omitempty"`
-	Attempts      *int         `json:"attempts,omitempty"`
-	LastError     *string      `json:"last_error,omitempty"`
-	Model         string       `json:"model,omitempty"`
-	Since         string       `json:"since,omitempty"`
-	SettingsError string       `json:"settings_error,omitempty"`
-	Warning       string       `json:"warning,omitempty"`
-	MaxRestarts   *int         `json:"max_restarts,omitempty"`
-	Restarts      int          `json:"restarts,omitempty"`
-	Hint          string       `json:"hint,omitempty"`
-	Sleeping      bool         `json:"sleeping,omitempty"`
-	Models        []ModelState `json:"models,omitempty"`
+	State         State         `json:"state"`
+	Reason        string        `json:"reason,omitempty"`
+	PID           *int          `json:"pid,omitempty"`
+	Attempt       *int          `json:"attempt,omitempty"`
+	Attempts      *int          `json:"attempts,omitempty"`
+	LastError     *string       `json:"last_error,omitempty"`
+	Model         string        `json:"model,omitempty"`
+	Since         string        `json:"since,omitempty"`
+	SettingsError string        `json:"settings_error,omitempty"`
+	Warning       string        `json:"warning,omitempty"`
+	MaxRestarts   *int          `json:"max_restarts,omitempty"`
+	Restarts      int           `json:"restarts,omitempty"`
+	Hint          string        `json:"hint,omitempty"`
+	URL           string        `json:"url,omitempty"`
+	Activity      *wireActivity `json:"activity,omitempty"`
+	Sleeping      bool          `json:"sleeping,omitempty"`
+	Models        []ModelState  `json:"models,omitempty"`
+}
+
+type wireActivity struct {
+	SlotsBusy       *int     `json:"slots_busy,omitempty"`
+	SlotsTotal      *int     `json:"slots_total,omitempty"`
+	TokensPerSecond *float64 `json:"tokens_per_second,omitempty"`
+	RSSBytes        *uint64  `json:"rss_bytes,omitempty"`
+}
+
+func (a Activity) wire() *wireActivity {
+	if !a.Known() {
+		return nil
+	}
+	var w wireActivity
+	if a.SlotsTotal > 0 {
+		busy, total := a.SlotsBusy, a.SlotsTotal
+		w.SlotsBusy, w.SlotsTotal = &busy, &total
+	}
+	if a.TokensPerSecond > 0 {
+		tps := a.TokensPerSecond
+		w.TokensPerSecond = &tps
+	}
+	if a.RSSBytes > 0 {
+		rss := a.RSSBytes
+		w.RSSBytes = &rss
+	}
+	return &w
+}
+
+func (w *wireActivity) activity() Activity {
+	var a Activity
+	if w == nil {
+		return a
+	}
+	if w.SlotsTotal != nil && *w.SlotsTotal > 0 {
+		a.SlotsTotal = *w.SlotsTotal
+		if w.SlotsBusy != nil {
+			a.SlotsBusy = *w.SlotsBusy
+		}
+	}
+	if w.TokensPerSecond != nil && *w.TokensPerSecond > 0 {
+		a.TokensPerSecond = *w.TokensPerSecond
+	}
+	if w.RSSBytes != nil {
+		a.RSSBytes = *w.RSSBytes
+	}
+	return a
 }
 
 // SinceFormat is the layout of "since" and of the watch stream's "at":
@@ -147,8 +225,11 @@ const SinceFormat = time.RFC3339Nano
 // MarshalJSON writes the variant's fields (docs/status.md).
 func (s Status) MarshalJSON() ([]byte, error) {
 	w := wireStatus{State: s.State, Model: s.Model, SettingsError: s.SettingsError, Warning: s.Warning, Restarts: s.Restarts, Models: s.Models, Hint: s.Hint}
+	if s.PID > 0 {
+		w.URL = s.URL
+	}
 	if s.State == Running {
-		w.Sleeping = s.Sleeping
+		w.Activity, w.Sleeping = s.Activity.wire(), s.Sleeping
 	}
 	if !s.Since.IsZero() {
 		w.Since = s.Since.Format(SinceFormat)
@@ -207,7 +288,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Status{State: w.State, Reason: w.Reason, Model: w.Model, SettingsError: w.SettingsError, Warning: w.Warning, Restarts: w.Restarts,
-		Models: w.Models, Sleeping: w.Sleeping, Hint: w.Hint}
+		Models: w.Models, Sleeping: w.Sleeping, Hint: w.Hint, URL: w.URL, Activity: w.Activity.activity()}
 	if w.MaxRestarts != nil {
 		s.MaxRestarts = *w.MaxRestarts
 	}

@@ -22,6 +22,14 @@ func TestStatusJSONShapes(t *testing.T) {
 		{Status{State: FailedAfterMaxRestarts, Attempts: 3, MaxRestarts: 3, LastError: "x", Restarts: 5}, `{"state":"failed_after_max_restarts","attempts":3,"last_error":"x","max_restarts":3,"restarts":5}`},
 		{Status{State: FailedAfterMaxRestarts, Attempts: 0, LastError: "x"}, `{"state":"failed_after_max_restarts","attempts":0,"last_error":"x","max_restarts":0}`},
 		{Status{State: FailedAfterMaxRestarts, Attempts: 0, LastError: "x", Hint: "do y"}, `{"state":"failed_after_max_restarts","attempts":0,"last_error":"x","max_restarts":0,"hint":"do y"}`},
+		{Status{State: Running, PID: 7, URL: "http://127.0.0.1:8080", Activity: Activity{SlotsBusy: 1, SlotsTotal: 4, TokensPerSecond: 38.2, RSSBytes: 5400000000}},
+			`{"state":"running","pid":7,"url":"http://127.0.0.1:8080","activity":{"slots_busy":1,"slots_total":4,"tokens_per_second":38.2,"rss_bytes":5400000000}}`},
+		// Zero busy slots is a fact; slots, speed or memory not offered are left out.
+		{Status{State: Running, PID: 7, Activity: Activity{SlotsTotal: 1}, Sleeping: true}, `{"state":"running","pid":7,"activity":{"slots_busy":0,"slots_total":1},"sleeping":true}`},
+		{Status{State: Running, PID: 7, Activity: Activity{RSSBytes: 27000000}}, `{"state":"running","pid":7,"activity":{"rss_bytes":27000000}}`},
+		// Activity and sleeping only while running; url only with a child.
+		{Status{State: Restarting, Attempt: 1, URL: "http://x", Activity: Activity{SlotsTotal: 1}, Sleeping: true}, `{"state":"restarting","attempt":1,"last_error":"","max_restarts":0}`},
+		{Status{State: Starting, PID: 3, URL: "http://127.0.0.1:8080"}, `{"state":"starting","pid":3,"url":"http://127.0.0.1:8080"}`},
 		{Status{State: Stopped, Since: since}, `{"state":"stopped","since":"2026-11-26T07:00:00.123456789Z"}`},
 		{Status{State: Running, PID: 7, SettingsError: "bad", Warning: "host", Restarts: 1}, `{"state":"running","pid":7,"settings_error":"bad","warning":"host","restarts":1}`},
 		// The budget belongs to restarting and failed only.

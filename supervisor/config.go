@@ -48,6 +48,14 @@ type Config struct {
 	Warning       string
 	SettingsError string
 
+	// LiveView makes every health check while running also read what the
+	// server is doing (its slots, its tokens per second) and its memory,
+	// for the status's activity.
+	LiveView bool
+	// APIKey is the server's --api-key, if it has one: its /slots and
+	// /metrics want it.
+	APIKey string
+
 	// Recheck re-runs the spawn-gate right before each respawn (the model
 	// file may have been deleted meanwhile). It returns a refusal reason, or
 	// "" to go ahead. Nil means always go ahead.
@@ -70,4 +78,21 @@ type Config struct {
 func (c Config) childEqual(o Config) bool {
 	return c.Command.Equal(o.Command) && c.Refusal == o.Refusal && c.Router == o.Router &&
 		c.ProbeHost == o.ProbeHost && c.Port == o.Port && c.Policy == o.Policy && c.LogPath == o.LogPath
+}
+
+// BaseURL is where the server answers, as a person's browser or client
+// should reach it: the probe host (loopback for a bind-all host) and port.
+func (c Config) BaseURL() string {
+	if c.ProbeHost == "" || c.Port == 0 {
+		return ""
+	}
+	return baseURL(c.ProbeHost, c.Port)
+}
+
+// auth is the Authorization header the server wants, or "".
+func (c Config) auth() string {
+	if c.APIKey == "" {
+		return ""
+	}
+	return "Bearer " + c.APIKey
 }

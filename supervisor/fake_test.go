@@ -112,6 +112,10 @@ type world struct {
 	lateSpawns int
 	// httpDo answers the server's API beyond /health (router.go), if set.
 	httpDo func(ctx context.Context, method, url string, body []byte) (int, []byte, error)
+	// The live view: what the server answers to the reads beside /health,
+	// and the queries made.
+	live    liveAnswer
+	queries []liveQuery
 }
 
 func newWorld() *world { return &world{nextPID: 1000} }
@@ -149,7 +153,39 @@ func (w *world) spawned() int {
 	return len(w.procs)
 }
 
-func (w *world) probe(ctx context.Context, _ string) error {
+func (w *world) probe(ctx context.Context, _ string, q liveQuery) (liveAnswer, error) {
+	err := w.health(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil || !q.active() {
+		return liveAnswer{}, err
+	}
+	w.queries = append(w.queries, q)
+	a := w.live
+	if !q.slots {
+		a.slots, a.slotsTotal, a.slotsBusy = notRead, 0, 0
+	}
+	if !q.metrics {
+		a.metrics, a.tps = notRead, 0
+	}
+	return a, nil
+}
+
+func (w *world) setLive(a liveAnswer) {
+	w.mu.Lock()
+	w.live = a
+	w.mu.Unlock()
+}
+
+func (w *world) takeQueries() []liveQuery {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queries
+	w.queries = nil
+	return q
+}
+
+func (w *world) health(ctx context.Context) error {
 	w.mu.Lock()
 	w.probes++
 	p := w.procs[len(w.procs)-1]

@@ -51,13 +51,24 @@ var errProbeTimeout = errors.New("health check timed out")
 // probe returns nil for 200, errLoading for 503, and an error naming what
 // went wrong otherwise. ctx bounds the whole exchange, body included.
 func (p *httpProber) probe(ctx context.Context, rawURL string) error {
+	_, err := p.check(ctx, rawURL, liveQuery{})
+	return err
+}
+
+// check is one health check and, when q asks and /health answered 200, the
+// live view's reads on the same connection (a second request on an open
+// connection costs a fraction of a new one). The error is the health
+// check's verdict alone: a live read that fails leaves its part of the
+// answer unknown. ctx bounds the whole exchange.
+func (p *httpProber) check(ctx context.Context, rawURL string, q liveQuery) (liveAnswer, error) {
+	var a liveAnswer
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return err
+		return a, err
 	}
 	conn, err := p.dialer.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		return failed(ctx, err)
+		return a, failed(ctx, err)
 	}
 	defer conn.Close()
 	// ctx ends the exchange however it ends: its deadline up front, its
@@ -68,35 +79,80 @@ func (p *httpProber) probe(ctx context.Context, rawURL string) error {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nUser-Agent: ocm-tray\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
-		return failed(ctx, err)
+	c := &httpConn{conn: conn, br: bufio.NewReader(conn), host: u.Host}
+	more := q.wants()
+	code, hdr, body, err := c.get(u.RequestURI(), "", !more, maxHealthBody)
+	if err != nil {
+		if errors.Is(err, errHeaderTooBig) {
+			return a, fmt.Errorf("health check: server response headers exceeded %d bytes", maxHealthHeader)
+		}
+		if errors.Is(err, errBodyUnreadable) {
+			return a, fmt.Errorf("health answer %d, body unreadable: %w", code, failed(ctx, errors.Unwrap(err)))
+		}
+		return a, failed(ctx, err)
 	}
-	limit := &io.LimitedReader{R: conn, N: maxHealthHeader}
+	switch {
+	case code == http.StatusOK:
+	case code == http.StatusServiceUnavailable:
+		return a, errLoading
+	case code >= 300 && code < 400:
+		return a, fmt.Errorf("health answer %d redirect to %q (not followed)", code, hdr.Get("Location"))
+	default:
+		return a, fmt.Errorf("health answer %d: %s", code, snippet(body))
+	}
+	if more {
+		a = readLive(c, q)
+	}
+	if q.mem != nil {
+		a.rss = q.mem.read()
+	}
+	return a, nil
+}
+
+var (
+	errHeaderTooBig   = errors.New("response headers too big")
+	errBodyUnreadable = errors.New("body unreadable")
+)
+
+// httpConn is one connection to the server, for a health check and the
+// reads that follow it.
+type httpConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	host string
+}
+
+// get sends GET path and reads the answer: at most maxHealthHeader bytes of
+// header and maxBody of body (a longer body is cut, and then the
+// connection is no longer usable: last must be set). auth is the
+// Authorization header's value, if any. With last, the request asks the
+// server to close the connection afterwards.
+func (c *httpConn) get(path, auth string, last bool, maxBody int64) (code int, hdr http.Header, body []byte, err error) {
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + c.host + "\r\nUser-Agent: ocm-tray\r\nAccept: */*\r\n"
+	if auth != "" {
+		req += "Authorization: " + auth + "\r\n"
+	}
+	if last {
+		req += "Connection: close\r\n"
+	}
+	if _, err := io.WriteString(c.conn, req+"\r\n"); err != nil {
+		return 0, nil, nil, err
+	}
+	limit := &io.LimitedReader{R: c.br, N: maxHealthHeader}
 	resp, err := http.ReadResponse(bufio.NewReader(limit), nil)
 	if err != nil {
 		if limit.N <= 0 {
-			return fmt.Errorf("health check: server response headers exceeded %d bytes", maxHealthHeader)
+			return 0, nil, nil, errHeaderTooBig
 		}
-		return failed(ctx, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	limit.N += maxHealthBody
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
+	limit.N += maxBody
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil && !(limit.N <= 0 && resp.StatusCode == http.StatusOK) {
-		return fmt.Errorf("health answer %d, body unreadable: %w", resp.StatusCode, failed(ctx, err))
+		return resp.StatusCode, resp.Header, body, fmt.Errorf("%w: %w", errBodyUnreadable, err)
 	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return nil
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return errLoading
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return fmt.Errorf("health answer %d redirect to %q (not followed)", resp.StatusCode, resp.Header.Get("Location"))
-	default:
-		return fmt.Errorf("health answer %d: %s", resp.StatusCode, snippet(body))
-	}
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 // failed names a transport error for last_error: a timeout (ctx's deadline,

@@ -33,8 +33,10 @@ const (
 )
 
 type probeResult struct {
-	gen int // which child it was for; results for an older child are ignored
-	err error
+	gen   int // which child it was for; results for an older child are ignored
+	err   error
+	asked bool       // the check carried the live view's reads
+	live  liveAnswer // what they found
 }
 
 // runner is the state owned by the Run goroutine. Nothing else touches it.
@@ -55,6 +57,7 @@ type runner struct {
 	runningAt     time.Time
 	lastOK        time.Time
 	lastProbe     error
+	live          liveState // the live view of the current child
 
 	wake      *time.Timer
 	wakeKind  wakeKind
@@ -236,6 +239,7 @@ func (r *runner) evaluate() {
 	}
 	r.child = p
 	r.gen++
+	r.live.reset(p.Pid())
 	r.readyC = p.Ready()
 	r.lastProbe = nil
 	r.writePIDFile(p.Pid())
@@ -272,12 +276,16 @@ func (r *runner) startProbe() {
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Policy.probeTimeout())
 	url := healthURL(r.cfg.ProbeHost, r.cfg.Port)
 	gen := r.gen
+	var q liveQuery
+	if wantsLive(r.cfg, r.st.State) {
+		q = r.live.query(r.cfg.auth())
+	}
 	r.probes.Add(1)
 	go func() {
 		defer r.probes.Done()
 		defer cancel()
-		err := r.s.probe(ctx, url)
-		r.probeDone <- probeResult{gen: gen, err: err} // cap 1, one in flight: never blocks
+		live, err := r.s.probe(ctx, url, q)
+		r.probeDone <- probeResult{gen: gen, err: err, asked: q.active(), live: live} // cap 1, one in flight: never blocks
 	}()
 }
 
@@ -305,8 +313,14 @@ func (r *runner) onProbe(res probeResult) {
 			r.readyC = nil // ready lines matter while starting only
 			r.runningAt, r.lastOK = now, now
 			r.publish(status.Status{State: status.Running, PID: r.child.Pid()})
-			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
 			r.onRunning()
+			if wantsLive(r.cfg, status.Running) {
+				// The first reading now, not a health interval later: the
+				// tooltip says what the server is doing from the start.
+				r.startProbe()
+				return
+			}
+			r.arm(wakeProbe, r.cfg.Policy.HealthCheckInterval)
 			return
 		}
 		// 503 "Loading model", or not listening yet: progress, keep polling.
@@ -320,6 +334,10 @@ func (r *runner) onProbe(res probeResult) {
 	case status.Running:
 		if res.err == nil {
 			r.lastOK = now
+			if res.asked {
+				r.live.merge(res.live)
+				r.publish(r.st) // publish shows r.live's activity; nothing goes out unless it changed
+			}
 		} else {
 			r.lastProbe = res.err
 			// A busy server may answer slowly (llama.cpp #20684): one bad
@@ -410,8 +428,13 @@ func (r *runner) publish(st status.Status) {
 		st.Warning = strings.TrimPrefix(st.Warning+"; "+r.logWarning, "; ")
 	}
 	st.Restarts = r.totalRestarts
+	st.URL, st.Activity = "", status.Activity{}
+	if st.PID > 0 {
+		st.URL = r.cfg.BaseURL()
+	}
 	if st.State == status.Running {
 		st.Models, st.Sleeping = r.models, r.sleeping
+		st.Activity = r.live.act
 	}
 	if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
 		st.MaxRestarts = r.cfg.Policy.MaxRestarts // the N of "attempt n/N"

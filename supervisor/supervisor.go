@@ -22,7 +22,7 @@ type Supervisor struct {
 	// The seams to the outside world; tests replace them with fakes driven
 	// by fake time (testing/synctest).
 	spawn     func(*Command, *logfile.File) (proc, error)
-	probe     func(ctx context.Context, url string) error
+	probe     func(ctx context.Context, url string, q liveQuery) (liveAnswer, error)
 	portInUse func(ctx context.Context, host string, port int) bool
 	httpDo    func(ctx context.Context, method, url string, body []byte) (int, []byte, error)
 
@@ -63,7 +63,7 @@ func New(cfg Config, opts ...Option) *Supervisor {
 		log:  slog.New(slog.DiscardHandler),
 		cfg:  cfg,
 	}
-	s.spawn, s.probe, s.portInUse, s.httpDo = spawn, newHTTPProber().probe, portAnswers, httpDo
+	s.spawn, s.probe, s.portInUse, s.httpDo = spawn, newHTTPProber().check, portAnswers, httpDo
 	for _, o := range opts {
 		o(s)
 	}

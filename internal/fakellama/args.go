@@ -15,6 +15,10 @@ type options struct {
 	apiKey string
 	alias  string
 
+	parallel int  // -np; 0: the build's default
+	metrics  bool // --metrics: serve /metrics
+	noSlots  bool // --no-slots: /slots answers 501
+
 	help       bool
 	modelsDir  string // router mode when set (and no -m)
 	modelsMax  int    // router: models loaded at once, 0 = no limit
@@ -44,10 +48,15 @@ const (
 	flagSleepIdle
 	flagAutoload
 	flagNoAutoload
+	flagParallel
+	flagMetrics
+	flagSlots
+	flagNoSlots
 )
 
 // switches are the flags that take no value.
-var switches = map[flagKind]bool{flagHelp: true, flagAutoload: true, flagNoAutoload: true}
+var switches = map[flagKind]bool{flagHelp: true, flagAutoload: true, flagNoAutoload: true,
+	flagMetrics: true, flagSlots: true, flagNoSlots: true}
 
 // routerFlags and sleepFlags exist only in builds that have router mode
 // and sleeping (FAKE_LLAMA_NO_ROUTER, FAKE_LLAMA_NO_SLEEP take them away).
@@ -68,7 +77,9 @@ var flags = map[string]flagKind{
 	"-a":        flagAlias, "--alias": flagAlias,
 	"-t": flagIgnoredValue, "--threads": flagIgnoredValue,
 	"-ngl": flagIgnoredValue, "--gpu-layers": flagIgnoredValue, "--n-gpu-layers": flagIgnoredValue,
-	"-np": flagIgnoredValue, "--parallel": flagIgnoredValue,
+	"-np": flagParallel, "--parallel": flagParallel,
+	"--metrics": flagMetrics,
+	"--slots":   flagSlots, "--no-slots": flagNoSlots,
 	"-h": flagHelp, "--help": flagHelp,
 }
 
@@ -124,6 +135,9 @@ func parseArgs(args []string, getenv func(string) string, k knobs) (options, err
 			return o, usageError("error: invalid argument: " + arg)
 		}
 		if switches[kind] {
+			if hasValue {
+				return o, usageError("error: invalid argument: " + arg)
+			}
 			o.setSwitch(kind)
 			continue
 		}
@@ -149,6 +163,12 @@ func (o *options) setSwitch(kind flagKind) {
 		o.noAutoload = false
 	case flagNoAutoload:
 		o.noAutoload = true
+	case flagMetrics:
+		o.metrics = true
+	case flagSlots:
+		o.noSlots = false
+	case flagNoSlots:
+		o.noSlots = true
 	}
 }
 
@@ -180,6 +200,12 @@ func (o *options) set(kind flagKind, v string) error {
 		} else {
 			o.ctx = n
 		}
+	case flagParallel:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("invalid value %q", v)
+		}
+		o.parallel = n
 	case flagAPIKey:
 		o.apiKey = v
 	case flagAlias:

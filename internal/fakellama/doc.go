@@ -29,6 +29,16 @@
 //     endpoints answer 401 without "Authorization: Bearer KEY" when --api-key
 //     is set. /props, /completion(s), /v1/completions and
 //     /v1/chat/completions give small canned answers; anything else 404.
+//   - The server has -np slots (default 1; 4 for a current build). A
+//     completion keeps a slot processing for FAKE_LLAMA_GENERATE (or until
+//     its client goes away; with every slot busy it waits for one). GET
+//     /slots lists them with "is_processing" (501 with --no-slots); GET
+//     /metrics is Prometheus text with llamacpp:predicted_tokens_seconds
+//     over the completions finished since the last read (FAKE_LLAMA_TPS
+//     tokens per second of processing), and 501 "Start it with
+//     `--metrics`" unless started with --metrics. /props has total_slots,
+//     is_sleeping, endpoint_slots and endpoint_metrics; GET / is a small
+//     HTML page (the chat web UI).
 //   - A model file that is missing, empty, does not start with "GGUF" or
 //     is of the architecture "nosucharch" is found out at the end of the
 //     load window: the port answered 503 until then; stderr gets
@@ -83,6 +93,8 @@
 //	FAKE_LLAMA_NO_SLEEP=1            a build without sleeping: --help omits --sleep-idle-seconds and it is invalid
 //	FAKE_LLAMA_ERA=2025              2025 (build 4748, default) | 2026 (a current build; implies FAKE_LLAMA_CLEAN_EXIT)
 //	FAKE_LLAMA_LOAD_ERROR=arch       loading a good file fails anyway: arch (unknown model architecture) | oom (cannot allocate the weights)
+//	FAKE_LLAMA_GENERATE=0s           how long a completion keeps its slot processing (default 0: it answers at once)
+//	FAKE_LLAMA_TPS=38.2              tokens per second a processing slot generates, for /metrics (default 38.2)
 //	FAKE_LLAMA_LOG_COLORS=1          colour the current build's log prefixes with terminal escapes, as a build that thinks stderr is a terminal does
 //
 // # Current builds: --help, sleeping, router mode

@@ -252,7 +252,15 @@ func run(opts options, k knobs, lg *logger) int {
 	}
 
 	st := &serverState{}
-	h := &handler{opts: opts, st: st, unhealthyStatus: k.unhealthyStatus, created: time.Now().Unix()}
+	nSlots := opts.parallel
+	if nSlots == 0 {
+		nSlots = 1 // early builds; current ones default to 4
+		if cur {
+			nSlots = 4
+		}
+	}
+	h := &handler{opts: opts, st: st, unhealthyStatus: k.unhealthyStatus, created: time.Now().Unix(),
+		slots: newSlots(nSlots, k.generate, k.tps)}
 	srv := &http.Server{
 		Handler:  h,
 		ErrorLog: log.New(io.Discard, "", 0),

@@ -27,6 +27,8 @@ const (
 	EnvEra             = "FAKE_LLAMA_ERA"
 	EnvLoadError       = "FAKE_LLAMA_LOAD_ERROR"
 	EnvLogColors       = "FAKE_LLAMA_LOG_COLORS"
+	EnvGenerate        = "FAKE_LLAMA_GENERATE"
+	EnvTPS             = "FAKE_LLAMA_TPS"
 )
 
 // Eras for FAKE_LLAMA_ERA: which llama-server build the fake plays.
@@ -71,6 +73,8 @@ type knobs struct {
 	era                                   string
 	loadError                             string // "" = the file decides
 	colors                                bool
+	generate                              time.Duration // how long a completion keeps its slot processing
+	tps                                   float64       // tokens generated per second of processing
 }
 
 func readKnobs(getenv func(string) string) (knobs, error) {
@@ -78,7 +82,7 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 		load: 50 * time.Millisecond, startDelay: 5 * time.Millisecond, shutdownDelay: 2 * time.Millisecond,
 		crashAfter: off, hangAfter: off, unhealthyAfter: off,
 		crashMode: CrashAbort, unhealthyStatus: 500,
-		pidfile: getenv(EnvPidfile), era: Era2025,
+		pidfile: getenv(EnvPidfile), era: Era2025, tps: 38.2,
 	}
 	var err error
 	dur := func(name string, dst *time.Duration) {
@@ -123,6 +127,14 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 	dur(EnvCrashAfter, &k.crashAfter)
 	dur(EnvHangAfter, &k.hangAfter)
 	dur(EnvUnhealthyAfter, &k.unhealthyAfter)
+	dur(EnvGenerate, &k.generate)
+	if v := getenv(EnvTPS); v != "" && err == nil {
+		f, e := strconv.ParseFloat(v, 64)
+		if e != nil || f <= 0 || f > 1e6 {
+			err = fmt.Errorf("%s=%q: want tokens per second, such as 38.2", EnvTPS, v)
+		}
+		k.tps = f
+	}
 	integer(EnvUnhealthyStatus, &k.unhealthyStatus, 100, 599)
 	integer(EnvStderrFlood, &k.flood, 0, 1<<30)
 	boolean(EnvIgnoreSIGTERM, &k.ignoreTerm)

@@ -2,6 +2,7 @@ package fakellama
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type handler struct {
 	st              *serverState
 	unhealthyStatus int
 	created         int64
+	slots           *slots
 }
 
 // The real server's error bodies, byte for byte.
@@ -29,6 +31,8 @@ const (
 	bodyBadKey   = `{"error":{"code":401,"message":"Invalid API Key","type":"authentication_error"}}`
 	bodyNotFound = `{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}`
 	bodyHealthy  = `{"status":"ok"}`
+	bodyNoSlots  = "{\"error\":{\"code\":501,\"message\":\"This server does not support slots endpoint. Start it with `--slots`\",\"type\":\"not_supported_error\"}}"
+	bodyNoMetric = "{\"error\":{\"code\":501,\"message\":\"This server does not support metrics endpoint. Start it with `--metrics`\",\"type\":\"not_supported_error\"}}"
 )
 
 // publicPaths need no API key (llama.cpp server.cpp: public_endpoints).
@@ -54,6 +58,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch path {
+	case "/":
+		if r.Method != http.MethodGet {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<!doctype html><html><head><title>llama.cpp - chat</title></head><body>fake-llama-server</body></html>\n"))
 	case "/health", "/v1/health":
 		if h.st.unhealthy.Load() {
 			typ := "server_error"
@@ -77,16 +88,35 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/props":
 		writeValue(w, http.StatusOK, map[string]any{
 			"default_generation_settings": map[string]any{"n_ctx": h.opts.ctx},
-			"total_slots":                 1,
+			"total_slots":                 len(h.slots.busy),
 			"model_path":                  h.opts.model,
 			"is_sleeping":                 h.st.sleep.Load().isSleeping(),
+			"endpoint_slots":              !h.opts.noSlots,
+			"endpoint_metrics":            h.opts.metrics,
 		})
+	case "/slots":
+		if h.opts.noSlots {
+			writeJSON(w, http.StatusNotImplemented, bodyNoSlots)
+			return
+		}
+		writeValue(w, http.StatusOK, h.slots.list(h.opts.ctx))
+	case "/metrics":
+		if !h.opts.metrics {
+			writeJSON(w, http.StatusNotImplemented, bodyNoMetric)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Header().Set("Server", "llama.cpp")
+		_, _ = w.Write([]byte(h.slots.metrics()))
 	case "/completion", "/completions", "/v1/completions":
 		if r.Method != http.MethodPost {
 			writeJSON(w, http.StatusNotFound, bodyNotFound)
 			return
 		}
 		h.st.sleep.Load().touch()
+		if !h.generate(r) {
+			return // the client went away
+		}
 		if strings.HasPrefix(path, "/v1/") {
 			writeValue(w, http.StatusOK, map[string]any{
 				"id": "cmpl-fake", "object": "text_completion", "created": time.Now().Unix(), "model": h.modelID(),
@@ -101,6 +131,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.st.sleep.Load().touch()
+		if !h.generate(r) {
+			return
+		}
 		writeValue(w, http.StatusOK, map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": time.Now().Unix(), "model": h.modelID(),
 			"choices": []any{map[string]any{
@@ -111,6 +144,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, bodyNotFound)
 	}
+}
+
+// generate reads the request (only then does the HTTP server notice a
+// client that goes away) and keeps a slot processing for it.
+func (h *handler) generate(r *http.Request) bool {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	return h.slots.run(r.Context())
 }
 
 func (h *handler) modelID() string {

@@ -1,0 +1,99 @@
+//go:build unix
+
+package fakellama_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+)
+
+// complete starts a completion that holds its slot until cancel is called.
+func complete(t *testing.T, port int) (cancel func(), done <-chan struct{}) {
+	t.Helper()
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/completion", port), strings.NewReader(`{"prompt":"hi"}`))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	t.Cleanup(func() { cancelCtx(); <-ch })
+	return cancelCtx, ch
+}
+
+func TestSlotsShowProcessing(t *testing.T) {
+	t.Parallel()
+	p, port := ready(t, []string{fakellama.EnvGenerate + "=1h"}, "-np", "2")
+	_ = p
+	if code, body := mustGet(t, port, "/slots", ""); code != http.StatusOK || strings.Count(body, `"is_processing":false`) != 2 {
+		t.Fatalf("/slots idle: %d %s", code, body)
+	}
+	cancel, done := complete(t, port)
+	waitFor(t, "a busy slot", func() bool {
+		_, body := mustGet(t, port, "/slots", "")
+		return strings.Count(body, `"is_processing":true`) == 1 && strings.Count(body, `"is_processing":false`) == 1
+	})
+	cancel()
+	<-done
+	waitFor(t, "the slot released", func() bool {
+		_, body := mustGet(t, port, "/slots", "")
+		return strings.Count(body, `"is_processing":false`) == 2
+	})
+	if code, body := mustGet(t, port, "/props", ""); code != http.StatusOK || !strings.Contains(body, `"total_slots":2`) || !strings.Contains(body, `"endpoint_metrics":false`) {
+		t.Fatalf("/props %d %s", code, body)
+	}
+}
+
+func TestMetricsNeedTheFlag(t *testing.T) {
+	t.Parallel()
+	_, port := ready(t, nil)
+	code, body := mustGet(t, port, "/metrics", "")
+	if code != http.StatusNotImplemented || !strings.Contains(body, "Start it with `--metrics`") {
+		t.Fatalf("/metrics without --metrics: %d %s", code, body)
+	}
+	_, port = ready(t, nil, "--no-slots")
+	if code, _ := mustGet(t, port, "/slots", ""); code != http.StatusNotImplemented {
+		t.Fatalf("/slots with --no-slots: %d", code)
+	}
+}
+
+// /metrics reports the speed of the completions finished since it was last
+// read, and 0 once read.
+func TestMetricsThroughput(t *testing.T) {
+	t.Parallel()
+	_, port := ready(t, []string{fakellama.EnvGenerate + "=20ms", fakellama.EnvTPS + "=50"}, "--metrics")
+	_, done := complete(t, port)
+	<-done
+	code, body := mustGet(t, port, "/metrics", "")
+	if code != http.StatusOK || !strings.Contains(body, "llamacpp:predicted_tokens_seconds 50\n") {
+		t.Fatalf("/metrics after a completion: %d\n%s", code, body)
+	}
+	if _, body := mustGet(t, port, "/metrics", ""); !strings.Contains(body, "llamacpp:predicted_tokens_seconds 0\n") {
+		t.Fatalf("/metrics read twice:\n%s", body)
+	}
+}
+
+func TestHelpListsMetrics(t *testing.T) {
+	t.Parallel()
+	for _, era := range []string{fakellama.Era2025, fakellama.Era2026} {
+		path, env := fakellamatest.HelperCommand()
+		cmd := exec.Command(path, "--help")
+		cmd.Env = append(env, fakellama.EnvEra+"="+era)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s --help: %v", era, err)
+		}
+		if !strings.Contains(string(out), "\n--metrics ") || !strings.Contains(string(out), "--no-slots") {
+			t.Fatalf("%s --help:\n%s", era, out)
+		}
+	}
+}
