@@ -375,6 +375,14 @@ func (a *agent) actions(ctx context.Context, sup *supervisor.Supervisor, quit co
 			a.open(a.paths.ConfigFile)
 		},
 		OpenLogs: func() { a.open(a.paths.StateDir) },
+		OpenChat: a.open,
+		CopyURL: func(url string) {
+			go func() {
+				if err := copyText(context.Background(), url, nil); err != nil {
+					a.log.Warn("cannot copy the server URL to the clipboard", "url", url, "err", err)
+				}
+			}()
+		},
 	}
 }
 

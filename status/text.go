@@ -31,8 +31,21 @@ func OneLine(st Status) string { return strings.ReplaceAll(Tooltip(st), "\n", ";
 // TooltipAt is Tooltip with the clock passed in (uptime is now - Since).
 func TooltipAt(st Status, now time.Time) string {
 	lines := []string{headline(st, now)}
+	if st.State == Running {
+		if a := ActivityText(st); a != "" {
+			lines = append(lines, capitalise(a))
+		}
+	}
 	if st.Model != "" {
 		lines = append(lines, "Model: "+st.Model)
+	}
+	if st.State == Running {
+		if st.Restarts > 0 {
+			lines = append(lines, capitalise(restartsText(st.Restarts))+" since ocm-tray started")
+		}
+		if st.URL != "" {
+			lines = append(lines, "URL: "+st.URL)
+		}
 	}
 	switch st.State {
 	case NotSpawning:
@@ -59,8 +72,20 @@ func TooltipAt(st Status, now time.Time) string {
 	return Printable(strings.Join(lines, "\n"))
 }
 
-// MenuTitleAt is MenuTitle with the clock passed in.
+// MenuTitleAt is MenuTitle with the clock passed in. While running with
+// the live view on it reads "Generating on 1 of 4 slots, 38 tok/s, 5.4 GB,
+// up 2h 05m, restarted once".
 func MenuTitleAt(st Status, now time.Time) string {
+	if a := ActivityText(st); st.State == Running && a != "" {
+		parts := []string{a}
+		if !st.Since.IsZero() {
+			parts = append(parts, "up "+Duration(now.Sub(st.Since)))
+		}
+		if st.Restarts > 0 {
+			parts = append(parts, restartsText(st.Restarts))
+		}
+		return clip(capitalise(strings.Join(parts, ", ")), menuTitleMax)
+	}
 	s := headline(st, now)
 	var detail string
 	switch {
@@ -128,6 +153,69 @@ func headline(st Status, now time.Time) string {
 		s += " (" + strings.Join(extra, ", ") + ")"
 	}
 	return s
+}
+
+// ActivityText says in words what a running server is doing, as far as it
+// tells: "generating on 1 of 4 slots, 38 tok/s, 5.4 GB", "idle, 27 MB",
+// "sleeping". Empty when nothing is known (or the server is not running).
+func ActivityText(st Status) string {
+	if st.State != Running {
+		return ""
+	}
+	a := st.Activity
+	var parts []string
+	switch {
+	case st.Sleeping:
+		parts = append(parts, "sleeping")
+	case a.Busy() && a.SlotsTotal == 1:
+		parts = append(parts, "generating")
+	case a.Busy():
+		parts = append(parts, fmt.Sprintf("generating on %d of %d slots", a.SlotsBusy, a.SlotsTotal))
+	case a.SlotsTotal > 0:
+		parts = append(parts, "idle")
+	}
+	if a.TokensPerSecond > 0 {
+		if a.TokensPerSecond >= 10 {
+			parts = append(parts, fmt.Sprintf("%.0f tok/s", a.TokensPerSecond))
+		} else {
+			parts = append(parts, fmt.Sprintf("%.1f tok/s", a.TokensPerSecond))
+		}
+	}
+	if a.RSSBytes > 0 {
+		parts = append(parts, Bytes(a.RSSBytes))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Bytes writes a memory size the way a person reads it, in decimal units:
+// "5.4 GB", "27 MB".
+func Bytes(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+	default:
+		return fmt.Sprintf("%.0f kB", float64(n)/1e3)
+	}
+}
+
+// restartsText is "restarted once", "restarted twice", "restarted 3 times".
+func restartsText(n int) string {
+	switch n {
+	case 1:
+		return "restarted once"
+	case 2:
+		return "restarted twice"
+	}
+	return fmt.Sprintf("restarted %d times", n)
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // Duration writes an uptime to the minute, the way a person reads it:

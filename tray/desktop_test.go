@@ -28,12 +28,17 @@ func (p *trayProc) item(d *desktoptest.Desktop) *desktoptest.Item {
 // iconIs reports whether the item sends state's icon, in one size.
 func iconIs(t *testing.T, it *desktoptest.Item, state status.State) bool {
 	t.Helper()
+	return pixmapIs(t, it, icons.PNG(state, iconSize))
+}
+
+func pixmapIs(t *testing.T, it *desktoptest.Item, png []byte) bool {
+	t.Helper()
 	px := it.IconPixmap()
-	return len(px) == 1 && bytes.Equal(px[0].Pix, desktoptest.ARGB32(t, icons.PNG(state, iconSize)))
+	return len(px) == 1 && bytes.Equal(px[0].Pix, desktoptest.ARGB32(t, png))
 }
 
 var (
-	running = status.Status{State: status.Running, PID: 4242, Model: "qwen2.5-0.5b-instruct-q4_k_m"}
+	running = status.Status{State: status.Running, PID: 4242, Model: "qwen2.5-0.5b-instruct-q4_k_m", URL: "http://127.0.0.1:8080"}
 	failed  = status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3, Model: "qwen2.5-0.5b-instruct-q4_k_m",
 		LastError: "exit status 134 (SIGABRT): gguf_init_from_file_impl: invalid magic characters"}
 	stopped = status.Status{State: status.Stopped}
@@ -72,10 +77,11 @@ func TestTrayOnARealPanel(t *testing.T) {
 	// The panel shows the icon: the red of the failed icon is on screen.
 	screenshotWith(t, d, filepath.Join(shots, "tray-failed.png"), icons.PNG(status.FailedAfterMaxRestarts, 32))
 
-	// The menu: status line, Stop or Start, Restart, Open settings, Open logs, Quit.
+	// The menu: status line, Open chat, Copy server URL, Stop or Start,
+	// Restart, Open settings, Open logs, Quit.
 	labels := it.VisibleLabels
 	wantMenu := func(toggle string, st status.Status) bool {
-		want := []string{status.MenuTitle(st), toggle, "Restart llama-server", "Open settings", "Open logs", "Quit"}
+		want := []string{status.MenuTitle(st), "Open chat", "Copy server URL", toggle, "Restart llama-server", "Open settings", "Open logs", "Quit"}
 		return slices.Equal(labels(), want)
 	}
 	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Start llama-server", failed) }) {
@@ -84,6 +90,10 @@ func TestTrayOnARealPanel(t *testing.T) {
 	if it.Entry(status.MenuTitle(failed)).Enabled {
 		t.Error("the status line is enabled")
 	}
+	// Nothing runs: nothing to open or copy.
+	if it.Entry("Open chat").Enabled || it.Entry("Copy server URL").Enabled {
+		t.Error("Open chat or Copy server URL enabled while failed")
+	}
 	it.Click("Start llama-server")
 	p.expect("action start")
 
@@ -91,6 +101,13 @@ func TestTrayOnARealPanel(t *testing.T) {
 	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Stop llama-server", running) }) {
 		t.Fatalf("menu when running: %q", labels())
 	}
+	if !desktoptest.Poll(waitTimeout, func() bool { return it.Entry("Open chat").Enabled && it.Entry("Copy server URL").Enabled }) {
+		t.Fatal("Open chat and Copy server URL stay disabled while running")
+	}
+	it.Click("Open chat")
+	p.expect("action chat http://127.0.0.1:8080")
+	it.Click("Copy server URL")
+	p.expect("action copy http://127.0.0.1:8080")
 	screenshotWith(t, d, filepath.Join(shots, "tray-running.png"), icons.PNG(status.Running, 32))
 	it.Click("Stop llama-server")
 	p.expect("action stop")
@@ -271,4 +288,48 @@ func countLines(lines []string, sub string) int {
 		}
 	}
 	return n
+}
+
+// While running, the icon turns into its busy variant when a slot is
+// processing and its sleeping variant when the model sleeps, and back; the
+// tooltip and status line say it in words.
+func TestTrayShowsActivity(t *testing.T) {
+	d := desktoptest.Start(t)
+	p := startTray(t, d.Env())
+	it := p.item(d)
+	it.WaitRegistered()
+
+	idle := running
+	idle.Activity = status.Activity{SlotsTotal: 4, RSSBytes: 5_400_000_000}
+	busy := running
+	busy.Activity = status.Activity{SlotsBusy: 1, SlotsTotal: 4, TokensPerSecond: 38.2, RSSBytes: 5_400_000_000}
+	asleep := running
+	asleep.Sleeping, asleep.Activity = true, status.Activity{SlotsTotal: 4, RSSBytes: 300_000_000}
+
+	for _, c := range []struct {
+		st   status.Status
+		icon string
+	}{{idle, "running"}, {busy, icons.RunningBusy}, {idle, "running"}, {asleep, icons.RunningSleeping}, {busy, icons.RunningBusy}} {
+		p.update(c.st)
+		if !desktoptest.Poll(waitTimeout, func() bool { return pixmapIs(t, it, icons.PNGFor(c.st, iconSize)) }) {
+			t.Fatalf("icon never became %s", c.icon)
+		}
+		if icons.Name(c.st) != c.icon {
+			t.Fatalf("icon name %s, want %s", icons.Name(c.st), c.icon)
+		}
+		if !desktoptest.Poll(waitTimeout, func() bool { return it.ToolTip().Title == status.Tooltip(c.st) }) {
+			t.Fatalf("tooltip %q, want %q", it.ToolTip().Title, status.Tooltip(c.st))
+		}
+		if !desktoptest.Poll(waitTimeout, func() bool { return slices.Contains(it.VisibleLabels(), status.MenuTitle(c.st)) }) {
+			t.Fatalf("menu %q lacks %q", it.VisibleLabels(), status.MenuTitle(c.st))
+		}
+	}
+	if !strings.Contains(it.ToolTip().Title, "Generating on 1 of 4 slots, 38 tok/s, 5.4 GB") {
+		t.Fatalf("tooltip %q", it.ToolTip().Title)
+	}
+	shots := os.Getenv("OCM_TRAY_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	screenshotWith(t, d, filepath.Join(shots, "tray-busy.png"), icons.PNGFor(busy, 32))
 }

@@ -55,6 +55,8 @@ func helperMain() int {
 		OpenSettings: act("settings"), OpenLogs: act("logs"), Quit: act("quit"),
 		UseModel: actID("use-model"), LoadModel: actID("load-model"), UnloadModel: actID("unload-model"),
 		UnloadAll: act("unload-all"),
+		OpenChat:  func(url string) { say("action chat %s", url) },
+		CopyURL:   func(url string) { say("action copy %s", url) },
 	}, log)
 	var cat *testCatalog
 	if os.Getenv("OCM_TRAY_TEST_CATALOG") == "1" {

@@ -51,6 +51,10 @@ type Actions struct {
 	// (router mode), unload every model.
 	UseModel, LoadModel, UnloadModel func(id string)
 	UnloadAll                        func()
+	// OpenChat opens the server's web UI at url in the default browser;
+	// CopyURL puts url on the desktop's clipboard. url is the running
+	// server's base URL.
+	OpenChat, CopyURL func(url string)
 }
 
 // Source is where the tray reads the status: *status.Hub.
@@ -74,7 +78,7 @@ type Tray struct {
 }
 
 type menuItems struct {
-	status, stop, start, restart, settings, logs, quit *systray.MenuItem
+	status, chat, copyURL, stop, start, restart, settings, logs, quit *systray.MenuItem
 }
 
 // systrayUsed is set once systray.Run was called in this process.
@@ -175,11 +179,17 @@ func (t *Tray) Run(ctx context.Context) (err error) {
 func (t *Tray) build() {
 	st := t.src.Status()
 	systray.SetTitle("ocm-tray")
-	systray.SetIcon(iconFor(st.State))
+	systray.SetIcon(iconFor(st))
 	systray.SetTooltip(status.Tooltip(st))
 	m := &t.items
 	m.status = systray.AddMenuItem(status.MenuTitle(st), "")
 	m.status.Disable()
+	m.chat = systray.AddMenuItem("Open chat", "Open the server's web UI in the browser")
+	m.copyURL = systray.AddMenuItem("Copy server URL", "Copy the server's address to the clipboard")
+	if !canChat(st) {
+		m.chat.Disable()
+		m.copyURL.Disable()
+	}
 	systray.AddSeparator()
 	m.stop = systray.AddMenuItem("Stop llama-server", "Stop the server; it stays stopped until Start")
 	m.start = systray.AddMenuItem("Start llama-server", "Start the server")
@@ -197,6 +207,10 @@ func (t *Tray) build() {
 	}
 }
 
+// canChat reports whether Open chat and Copy server URL can act: while the
+// server runs (not while it loads: its web UI answers 503 then).
+func canChat(st status.Status) bool { return st.State == status.Running && st.URL != "" }
+
 // showStart reports whether the menu offers Start (rather than Stop): when
 // no child runs or is about to.
 func showStart(s status.State) bool {
@@ -209,6 +223,18 @@ func showStart(s status.State) bool {
 func (t *Tray) clickLoop(done <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
 	m := &t.items
+	withURL := func(f func(string)) func() {
+		if f == nil {
+			return nil
+		}
+		return func() {
+			// The status of the moment of the click: the item is disabled
+			// while no server runs, but the menu may have been open.
+			if st := t.src.Status(); canChat(st) {
+				f(st.URL)
+			}
+		}
+	}
 	for {
 		select {
 		case <-done:
@@ -219,6 +245,10 @@ func (t *Tray) clickLoop(done <-chan struct{}, exited chan<- struct{}) {
 			call(t, "start", t.actions.Start)
 		case <-m.restart.ClickedCh:
 			call(t, "restart", t.actions.Restart)
+		case <-m.chat.ClickedCh:
+			call(t, "open chat", withURL(t.actions.OpenChat))
+		case <-m.copyURL.ClickedCh:
+			call(t, "copy url", withURL(t.actions.CopyURL))
 		case <-m.settings.ClickedCh:
 			call(t, "settings", t.actions.OpenSettings)
 		case <-m.logs.ClickedCh:
@@ -239,10 +269,11 @@ type view struct {
 	host host
 	dead bool // systray's connection is gone: touch nothing any more
 
-	state        status.State
+	icon         string // icons.Name of what is shown
 	tooltip      string
 	title        string
 	startVisible bool
+	chatEnabled  bool
 
 	tick *time.Timer // the next minute of uptime, or nil
 }
@@ -259,7 +290,8 @@ func (t *Tray) loop(ctx context.Context, h host) {
 		catalogPokes, releaseCatalog = t.catalog.Changes()
 		defer releaseCatalog()
 	}
-	v := &view{t: t, host: h, startVisible: showStart(t.src.Status().State)}
+	first := t.src.Status()
+	v := &view{t: t, host: h, startVisible: showStart(first.State), chatEnabled: canChat(first)}
 	defer v.stopTick()
 	// build showed the status of that moment; show it again in full once
 	// the host has the item (see host.events).
@@ -324,9 +356,9 @@ func (v *view) apply(force bool) {
 		}
 	}()
 	st, now := v.t.src.Status(), time.Now()
-	if force || st.State != v.state {
-		systray.SetIcon(iconFor(st.State))
-		v.state = st.State
+	if name := icons.Name(st); force || name != v.icon {
+		systray.SetIcon(iconFor(st))
+		v.icon = name
 	}
 	if tip := status.TooltipAt(st, now); force || tip != v.tooltip {
 		systray.SetTooltip(tip)
@@ -336,6 +368,16 @@ func (v *view) apply(force bool) {
 	if title := status.MenuTitleAt(st, now); force || title != v.title {
 		m.status.SetTitle(title)
 		v.title = title
+	}
+	if c := canChat(st); force || c != v.chatEnabled {
+		if c {
+			m.chat.Enable()
+			m.copyURL.Enable()
+		} else {
+			m.chat.Disable()
+			m.copyURL.Disable()
+		}
+		v.chatEnabled = c
 	}
 	if s := showStart(st.State); force || s != v.startVisible {
 		if s {
@@ -354,12 +396,13 @@ func (v *view) apply(force bool) {
 	}
 }
 
-// iconFor is the icon bytes systray wants on this platform.
-func iconFor(s status.State) []byte {
+// iconFor is the icon bytes systray wants on this platform: the state's,
+// or while running its busy or sleeping variant.
+func iconFor(st status.Status) []byte {
 	if runtime.GOOS == "windows" {
-		return icons.ICO(s)
+		return icons.ICOFor(st)
 	}
-	return icons.PNG(s, iconSize)
+	return icons.PNGFor(st, iconSize)
 }
 
 // iconSize is the pixmap sent to the tray host, which scales it to the

@@ -11,6 +11,11 @@
 //	stopped                    rounded square, grey
 //	not_spawning               circle with a slash, grey
 //
+// and while running, two variants:
+//
+//	running_busy               speech bubble with three dots, green (a slot is generating)
+//	running_sleeping           crescent moon, teal (the model sleeps until the next request)
+//
 // Each has a dark outline so it reads on light and dark panels.
 package icons
 
@@ -29,23 +34,57 @@ var files embed.FS
 // Sizes are the pixel sizes drawn as PNG, smallest first.
 var Sizes = []int{16, 22, 24, 32, 64, 128, 256}
 
+// The running icon's variants, named like their files.
+const (
+	RunningBusy     = "running_busy"
+	RunningSleeping = "running_sleeping"
+)
+
+// Variants lists the running icon's variants.
+var Variants = []string{RunningBusy, RunningSleeping}
+
+// Name is the icon that shows st: its state's, or while running the
+// sleeping variant (the model is unloaded) or the busy one (a slot is
+// processing).
+func Name(st status.Status) string {
+	if st.State == status.Running {
+		switch {
+		case st.Sleeping:
+			return RunningSleeping
+		case st.Activity.Busy():
+			return RunningBusy
+		}
+	}
+	return string(st.State)
+}
+
+// PNGFor is PNG for the icon that shows st (Name).
+func PNGFor(st status.Status, size int) []byte { return pngNamed(Name(st), size) }
+
+// ICOFor is ICO for the icon that shows st (Name).
+func ICOFor(st status.Status) []byte { return icoNamed(Name(st)) }
+
 // PNG returns the icon of a state at a size as PNG bytes. A size that was
 // not drawn gives the next larger one (the largest if size is bigger than
 // all), so the caller scales down, never up. An unknown state gives nil.
-func PNG(state status.State, size int) []byte {
-	if !known(state) {
+func PNG(state status.State, size int) []byte { return pngNamed(string(state), size) }
+
+func pngNamed(name string, size int) []byte {
+	if !known(name) {
 		return nil
 	}
-	return read(fmt.Sprintf("png/%s_%d.png", state, pick(size)))
+	return read(fmt.Sprintf("png/%s_%d.png", name, pick(size)))
 }
 
 // ICO returns the icon of a state as a Windows .ico holding 16 to 256 px
 // images, or nil for an unknown state.
-func ICO(state status.State) []byte {
-	if !known(state) {
+func ICO(state status.State) []byte { return icoNamed(string(state)) }
+
+func icoNamed(name string) []byte {
+	if !known(name) {
 		return nil
 	}
-	return read("ico/" + string(state) + ".ico")
+	return read("ico/" + name + ".ico")
 }
 
 // App returns the application icon at a size as PNG bytes, chosen like PNG.
@@ -57,9 +96,14 @@ func AppICO() []byte { return read("app/app.ico") }
 // AppSVG returns the application icon as SVG.
 func AppSVG() []byte { return read("app/app.svg") }
 
-func known(state status.State) bool {
+func known(name string) bool {
 	for _, s := range status.States {
-		if s == state {
+		if string(s) == name {
+			return true
+		}
+	}
+	for _, v := range Variants {
+		if v == name {
 			return true
 		}
 	}

@@ -33,10 +33,19 @@ func mask(img image.Image) []bool {
 	return m
 }
 
-func TestEveryStateAndSizeDecodes(t *testing.T) {
+// names are every icon: the states' and the running variants.
+func names() []string {
+	var out []string
 	for _, st := range status.States {
+		out = append(out, string(st))
+	}
+	return append(out, Variants...)
+}
+
+func TestEveryStateAndSizeDecodes(t *testing.T) {
+	for _, st := range names() {
 		for _, size := range Sizes {
-			b := PNG(st, size)
+			b := pngNamed(st, size)
 			if b == nil {
 				t.Fatalf("PNG(%s, %d) = nil", st, size)
 			}
@@ -70,15 +79,16 @@ func TestSizeAndStateLookup(t *testing.T) {
 // they differ with colour removed (alpha masks), at every tray size.
 func TestStatesDifferInShape(t *testing.T) {
 	for _, size := range []int{16, 22, 24, 32, 64} {
-		masks := map[status.State][]bool{}
-		raw := map[status.State][]byte{}
-		for _, st := range status.States {
-			img := decode(t, PNG(st, size))
+		masks := map[string][]bool{}
+		raw := map[string][]byte{}
+		all := names()
+		for _, st := range all {
+			img := decode(t, pngNamed(st, size))
 			masks[st] = mask(img)
 			raw[st] = img.(*image.NRGBA).Pix
 		}
-		for i, a := range status.States {
-			for _, b := range status.States[i+1:] {
+		for i, a := range all {
+			for _, b := range all[i+1:] {
 				if bytes.Equal(raw[a], raw[b]) {
 					t.Errorf("%d px: %s and %s have the same pixels", size, a, b)
 				}
@@ -106,9 +116,9 @@ func TestStatesDifferInShape(t *testing.T) {
 func TestReadsOnLightAndDarkPanels(t *testing.T) {
 	lum := func(r, g, b float64) float64 { return 0.2126*r + 0.7152*g + 0.0722*b }
 	for _, bg := range []float64{255, 240, 60, 30} {
-		for _, st := range status.States {
+		for _, st := range names() {
 			for _, size := range []int{16, 22, 24, 32} {
-				img := decode(t, PNG(st, size)).(*image.NRGBA)
+				img := decode(t, pngNamed(st, size)).(*image.NRGBA)
 				var sum, n float64
 				for i := 0; i < len(img.Pix); i += 4 {
 					a := float64(img.Pix[i+3]) / 255
@@ -133,8 +143,8 @@ func TestReadsOnLightAndDarkPanels(t *testing.T) {
 }
 
 func TestICOContainer(t *testing.T) {
-	for _, st := range status.States {
-		b := ICO(st)
+	for _, st := range names() {
+		b := icoNamed(st)
 		if len(b) < 6 || binary.LittleEndian.Uint16(b[0:]) != 0 || binary.LittleEndian.Uint16(b[2:]) != 1 {
 			t.Fatalf("%s.ico: bad header", st)
 		}
@@ -159,6 +169,28 @@ func TestICOContainer(t *testing.T) {
 		}
 		if got := fmt.Sprint(sizes); got != "[16 20 24 32 48 64 256]" {
 			t.Errorf("%s.ico sizes %s", st, got)
+		}
+	}
+}
+
+func TestNameOfAStatus(t *testing.T) {
+	busy := status.Activity{SlotsBusy: 1, SlotsTotal: 4}
+	tests := []struct {
+		st   status.Status
+		want string
+	}{
+		{status.Status{State: status.Running}, "running"},
+		{status.Status{State: status.Running, Activity: status.Activity{SlotsTotal: 4}}, "running"},
+		{status.Status{State: status.Running, Activity: busy}, RunningBusy},
+		{status.Status{State: status.Running, Activity: busy, Sleeping: true}, RunningSleeping},
+		{status.Status{State: status.Restarting, Activity: busy}, "restarting"},
+	}
+	for _, tt := range tests {
+		if got := Name(tt.st); got != tt.want {
+			t.Errorf("Name(%+v) = %s, want %s", tt.st, got, tt.want)
+		}
+		if PNGFor(tt.st, 22) == nil || ICOFor(tt.st) == nil {
+			t.Errorf("no icon for %+v", tt.st)
 		}
 	}
 }

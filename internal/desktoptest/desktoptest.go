@@ -9,7 +9,7 @@
 // A missing program skips the test, except when the environment has
 // CI=true: there a skip would hide a broken test bed, so it fails. The
 // Debian packages are: xvfb dbus dbus-x11 x11-apps imagemagick dunst
-// libnotify-bin xfce4-panel.
+// libnotify-bin xfce4-panel, and xclip for the clipboard.
 package desktoptest
 
 import (

@@ -106,6 +106,11 @@ func union(fs ...sdf) sdf {
 	}
 }
 
+// subtract is a with b cut out of it.
+func subtract(a, b sdf) sdf {
+	return func(p vec) float64 { return math.Max(a(p), -b(p)) }
+}
+
 // layer is one shape painted with a fill and, when outline > 0, a band of
 // that width (in pixels) of the outline colour around it.
 type layer struct {

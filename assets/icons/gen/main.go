@@ -15,9 +15,11 @@ import (
 	"sort"
 )
 
-// States are the supervisor's state names (status.States); gen keeps its
-// own copy so that it builds on its own.
-var states = []string{"not_spawning", "starting", "running", "restarting", "failed_after_max_restarts", "stopped"}
+// States are the supervisor's state names (status.States) and the running
+// icon's variants (icons.Variants); gen keeps its own copy so that it
+// builds on its own.
+var states = []string{"not_spawning", "starting", "running", "restarting", "failed_after_max_restarts", "stopped",
+	"running_busy", "running_sleeping"}
 
 // PNGSizes are the sizes drawn as PNG: the tray sizes of common panels
 // (16, 22, 24, 32) and larger ones for HiDPI panels, menus and packaging.

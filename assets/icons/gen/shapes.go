@@ -15,6 +15,7 @@ var (
 	amber = color.NRGBA{0xf5, 0x9e, 0x0b, 0xff}
 	red   = color.NRGBA{0xdc, 0x26, 0x26, 0xff}
 	grey  = color.NRGBA{0x9c, 0xa3, 0xaf, 0xff}
+	teal  = color.NRGBA{0x2d, 0xd4, 0xbf, 0xff}
 	white = color.NRGBA{0xff, 0xff, 0xff, 0xff}
 	dark  = color.NRGBA{0x11, 0x18, 0x27, 0xff}
 	slate = color.NRGBA{0x1e, 0x29, 0x3b, 0xff}
@@ -40,6 +41,8 @@ var centre = vec{0.5, 0.5}
 //	failed_after_max_restarts  triangle with "!", red
 //	stopped                    rounded square, grey
 //	not_spawning               circle with a slash ("no entry"), grey
+//	running_busy               speech bubble with three white dots, green (generating)
+//	running_sleeping           crescent moon, teal (the model sleeps)
 func glyph(state string, size int) []layer {
 	m := margin(size)
 	o := outlinePx(size)
@@ -47,6 +50,18 @@ func glyph(state string, size int) []layer {
 	switch state {
 	case "running":
 		return []layer{out(circle(centre, 0.5-m), green)}
+	case "running_busy":
+		// The running circle turned into a speech bubble that is typing:
+		// a tail at the bottom left, three dots.
+		c := vec{0.52, 0.45}
+		r := 0.45 - m
+		tail := polygon(vec{0.2, 0.6}, vec{m + 0.02, 1 - m - 0.02}, vec{0.5, 0.88})
+		dots := union(circle(vec{c.x - 0.2, c.y}, 0.07), circle(c, 0.07), circle(vec{c.x + 0.2, c.y}, 0.07))
+		return []layer{out(union(circle(c, r), tail), green), {shape: dots, fill: white}}
+	case "running_sleeping":
+		r := 0.5 - m
+		bite := circle(vec{0.5 + 0.3, 0.5 - 0.22}, r*0.78)
+		return []layer{out(subtract(circle(centre, r), bite), teal)}
 	case "starting":
 		top, bot := m+0.04, 1-m-0.04
 		return []layer{out(polygon(
