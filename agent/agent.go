@@ -126,7 +126,11 @@ func (a *agent) run(parent context.Context) error {
 	}
 
 	sup := supervisor.New(cfg, supervisor.WithLogger(a.log))
-	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithLogPath(a.paths.ServerLog()))
+	notifier := notify.New(status.NotifyLevel(s.Notifications.Level), a.log, notify.WithHandlers(notify.Handlers{
+		Restart:      sup.Restart,
+		OpenLog:      func() { a.open(a.paths.ServerLog()) },
+		OpenSettings: a.openSettings,
+	}))
 	a.sup, a.notifier = sup, notifier
 
 	addr, err := control.Address(a.paths.Socket())
@@ -361,21 +365,13 @@ func (a *agent) actions(ctx context.Context, sup *supervisor.Supervisor, quit co
 		UnloadAll: func() {
 			a.menuAction(ctx, "unload the models", func() (string, error) { return a.Unload("") })
 		},
-		Start:   sup.Start,
-		Stop:    sup.Stop,
-		Restart: sup.Restart,
-		Quit:    quit,
-		OpenSettings: func() {
-			created, err := settings.CreateTemplate(a.paths.ConfigFile)
-			if err != nil {
-				a.log.Warn("cannot create the settings template", "path", a.paths.ConfigFile, "err", err)
-			} else if created {
-				a.log.Info("created a commented settings template", "path", a.paths.ConfigFile)
-			}
-			a.open(a.paths.ConfigFile)
-		},
-		OpenLogs: func() { a.open(a.paths.StateDir) },
-		OpenChat: a.open,
+		Start:        sup.Start,
+		Stop:         sup.Stop,
+		Restart:      sup.Restart,
+		Quit:         quit,
+		OpenSettings: a.openSettings,
+		OpenLogs:     func() { a.open(a.paths.StateDir) },
+		OpenChat:     a.open,
 		CopyURL: func(url string) {
 			go func() {
 				if err := copyText(context.Background(), url, nil); err != nil {
@@ -384,6 +380,18 @@ func (a *agent) actions(ctx context.Context, sup *supervisor.Supervisor, quit co
 			}()
 		},
 	}
+}
+
+// openSettings opens the settings file, writing the commented template
+// first when there is none.
+func (a *agent) openSettings() {
+	created, err := settings.CreateTemplate(a.paths.ConfigFile)
+	if err != nil {
+		a.log.Warn("cannot create the settings template", "path", a.paths.ConfigFile, "err", err)
+	} else if created {
+		a.log.Info("created a commented settings template", "path", a.paths.ConfigFile)
+	}
+	a.open(a.paths.ConfigFile)
 }
 
 // open shows path in the desktop's default application, without waiting.

@@ -24,6 +24,9 @@ var (
 		LastError: "signal: aborted"}
 	failed = status.Status{State: status.FailedAfterMaxRestarts, Attempts: 3,
 		LastError: "signal: aborted: gguf_init_from_file_impl: invalid magic characters"}
+	// Failed at once: the budget was 3, no retry fixes an unknown argument.
+	unfixable = status.Status{State: status.FailedAfterMaxRestarts, Attempts: 0, MaxRestarts: 3,
+		LastError: "exited with status 1: error: invalid argument: --bogus", Hint: "remove it from llama_server_args"}
 	stopped         = status.Status{State: status.Stopped}
 	runningBadFile  = withSettingsError(running, "settings.toml:7: unknown key \"prot\"")
 	runningBadFile2 = withSettingsError(running, "settings.toml:8: unknown key \"hots\"")
@@ -160,11 +163,16 @@ func TestDeciderSequences(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var d decider
 			for i, s := range tt.steps {
-				_, got := d.step(tt.level, s, testLogPath)
+				_, got := d.step(tt.level, s)
 				if got != tt.want[i] {
 					t.Errorf("step %d (%s): notify = %v, want %v", i, s.State, got, tt.want[i])
 				}
 			}
 		})
 	}
+}
+
+func withHint(s status.Status, hint string) status.Status {
+	s.Hint = hint
+	return s
 }

@@ -27,14 +27,15 @@ func newlyFailed(prev, next status.Status) []status.ModelState {
 
 // ComposeModelFailure writes the notification for a model that failed to
 // load: why, what to do, and that the router and its other models carry on.
-func ComposeModelFailure(m status.ModelState, logPath string) Message {
+func ComposeModelFailure(m status.ModelState) Message {
 	return Message{
 		Summary: fmt.Sprintf("Model %s failed to load", m.ID),
 		Body: joinLines(
 			"Last error: "+sentence(m.LastError),
 			modelHint(m.LastError),
-			fmt.Sprintf("llama-server keeps running; the other models are not affected. Details: %s.", logWhere(logPath)),
+			"llama-server keeps running; the other models are not affected.",
 		),
+		Actions: []Action{actionOpenLog},
 	}
 }
 

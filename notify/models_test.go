@@ -27,13 +27,14 @@ func TestModelFailureNotified(t *testing.T) {
 		{running(loaded, broken), status.NotifyOff, false},
 	}
 	for i, s := range steps {
-		m, ok := d.step(s.level, s.next, "/l/llama-server.log")
+		m, ok := d.step(s.level, s.next)
 		if ok != s.notify {
 			t.Fatalf("step %d: notify %v, want %v (%+v)", i, ok, s.notify, m)
 		}
 		if ok {
 			if m.Summary != "Model big failed to load" || !strings.Contains(m.Body, "unknown model architecture") ||
-				!strings.Contains(m.Body, "update llama.cpp") || !strings.Contains(m.Body, "keeps running") || !strings.Contains(m.Body, "/l/llama-server.log") {
+				!strings.Contains(m.Body, "update llama.cpp") || !strings.Contains(m.Body, "keeps running") ||
+				len(m.Actions) != 1 || m.Actions[0].Key != ActionOpenLog || !strings.Contains(m.TextBody(), "`ocm-tray logs`") {
 				t.Fatalf("message %+v", m)
 			}
 		}

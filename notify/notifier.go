@@ -23,10 +23,31 @@ type Notifier struct {
 	mu    sync.Mutex
 	level status.NotifyLevel
 
-	log     *slog.Logger
-	timeout time.Duration
-	logPath string
-	cfg     backendConfig
+	log      *slog.Logger
+	timeout  time.Duration
+	handlers Handlers
+	cfg      backendConfig
+}
+
+// Handlers are what a notification's buttons do (Message.Actions): each is
+// called when the user presses that button on the agent's own
+// notification, on a goroutine of the notifier, and must not block: post a
+// message or start a program, and return. An action whose handler is nil
+// is not offered.
+type Handlers struct {
+	Restart, OpenLog, OpenSettings func()
+}
+
+func (h Handlers) of(key string) func() {
+	switch key {
+	case ActionRestart:
+		return h.Restart
+	case ActionOpenLog:
+		return h.OpenLog
+	case ActionOpenSettings:
+		return h.OpenSettings
+	}
+	return nil
 }
 
 // backendConfig is what the per-OS sender needs.
@@ -34,6 +55,9 @@ type backendConfig struct {
 	busAddress string // Linux: "" means the session bus of the environment
 	icon       string
 	log        *slog.Logger
+	// onAction runs the handler of an action the user invoked on one of
+	// our notifications; nil when no handler is set (no buttons offered).
+	onAction func(key string)
 }
 
 // backend delivers messages. It is used by the sender goroutine only.
@@ -66,10 +90,9 @@ func WithSendTimeout(d time.Duration) Option {
 // Windows and macOS the path of a PNG file (default none).
 func WithIcon(icon string) Option { return func(n *Notifier) { n.cfg.icon = icon } }
 
-// WithLogPath sets the log file that failure messages point the user to
-// (default: the message names the command that prints it). The agent passes
-// the real one.
-func WithLogPath(path string) Option { return func(n *Notifier) { n.logPath = path } }
+// WithHandlers sets what the notifications' buttons do; without it, or for
+// a nil handler, the text says the command instead.
+func WithHandlers(h Handlers) Option { return func(n *Notifier) { n.handlers = h } }
 
 // New builds a Notifier at level. log may be nil (discard). It starts
 // nothing and opens nothing: Run does.
@@ -87,7 +110,41 @@ func New(level status.NotifyLevel, log *slog.Logger, opts ...Option) *Notifier {
 		o(n)
 	}
 	n.cfg.log = n.log
+	if n.handlers.Restart != nil || n.handlers.OpenLog != nil || n.handlers.OpenSettings != nil {
+		n.cfg.onAction = n.invoke
+	}
 	return n
+}
+
+// invoke runs the handler of an action, never letting a panic in it end
+// the notifier.
+func (n *Notifier) invoke(key string) {
+	f := n.handlers.of(key)
+	if f == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error("notification action failed", "action", key, "panic", r)
+		}
+	}()
+	n.log.Debug("notification action", "action", key)
+	f()
+}
+
+// offered keeps the actions of m that have a handler as buttons; the
+// others become text (what they say Instead).
+func (n *Notifier) offered(m Message) Message {
+	var keep []Action
+	for _, a := range m.Actions {
+		if n.handlers.of(a.Key) != nil {
+			keep = append(keep, a)
+		} else {
+			m.Body = joinLines(m.Body, a.Instead)
+		}
+	}
+	m.Actions = keep
+	return m
 }
 
 // SetLevel changes the level from the next event on (a settings reload).
@@ -134,8 +191,8 @@ func (n *Notifier) Run(ctx context.Context, events <-chan status.Event) error {
 				n.flush(q, senderDone)
 				return nil
 			}
-			if m, ok := d.step(n.currentLevel(), ev.Status, n.logPath); ok {
-				q.put(m)
+			if m, ok := d.step(n.currentLevel(), ev.Status); ok {
+				q.put(n.offered(m))
 			}
 		}
 	}
@@ -149,13 +206,13 @@ type decider struct {
 }
 
 // step decides on next and remembers it.
-func (d *decider) step(level status.NotifyLevel, next status.Status, logPath string) (Message, bool) {
+func (d *decider) step(level status.NotifyLevel, next status.Status) (Message, bool) {
 	var m Message
 	ok := ShouldNotify(level, d.prev, next, d.afterFailure)
 	if ok {
-		m = Compose(d.prev, next, logPath)
+		m = Compose(d.prev, next)
 	} else if failed := newlyFailed(d.prev, next); len(failed) > 0 && level != status.NotifyOff {
-		m, ok = ComposeModelFailure(failed[0], logPath), true
+		m, ok = ComposeModelFailure(failed[0]), true
 	}
 	d.afterFailure = (d.afterFailure || IsFailure(next)) && next.State != status.Running
 	d.prev = next

@@ -131,6 +131,8 @@ type notifyCall struct {
 	Body       string
 	Hints      map[string]dbus.Variant
 	Timeout    int32
+	Actions    []string
+	Sender     string // the caller's unique name
 	ID         uint32 // what the server answered
 }
 
@@ -145,14 +147,18 @@ type fakeServer struct {
 	arrived chan string   // the summary of every call, as it arrives
 	calls   chan notifyCall
 
-	mu     sync.Mutex
-	nextID uint32
+	conn *dbus.Conn // the connection that owns the name
+
+	mu      sync.Mutex
+	nextID  uint32
+	senders []string // every caller of Notify, in order
 }
 
 func startFakeServer(t *testing.T, addr string, caps []string, gate chan struct{}) *fakeServer {
 	t.Helper()
 	f := &fakeServer{caps: caps, gate: gate, arrived: make(chan string, 100), calls: make(chan notifyCall, 100), nextID: 100}
 	conn := dial(t, addr)
+	f.conn = conn
 	if err := conn.Export(f, notificationsPath, notificationsIface); err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +166,28 @@ func startFakeServer(t *testing.T, addr string, caps []string, gate chan struct{
 	return f
 }
 
+// emit says the user pressed a notification's button: ActionInvoked, as a
+// broadcast (servers differ; dunst addresses the sender).
+func (f *fakeServer) emit(t *testing.T, id uint32, key string) {
+	t.Helper()
+	if err := f.conn.Emit(notificationsPath, notificationsIface+".ActionInvoked", id, key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clients are the unique names that called Notify.
+func (f *fakeServer) clients(t *testing.T) []string {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.senders) == 0 {
+		t.Fatal("nobody called Notify")
+	}
+	return append([]string(nil), f.senders...)
+}
+
 // Notify implements org.freedesktop.Notifications.Notify.
-func (f *fakeServer) Notify(appName string, replacesID uint32, icon, summary, body string,
+func (f *fakeServer) Notify(sender dbus.Sender, appName string, replacesID uint32, icon, summary, body string,
 	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
 	f.arrived <- summary
 	if f.gate != nil {
@@ -170,9 +196,10 @@ func (f *fakeServer) Notify(appName string, replacesID uint32, icon, summary, bo
 	f.mu.Lock()
 	id := f.nextID
 	f.nextID++
+	f.senders = append(f.senders, string(sender))
 	f.mu.Unlock()
 	f.calls <- notifyCall{AppName: appName, ReplacesID: replacesID, Icon: icon, Summary: summary,
-		Body: body, Hints: hints, Timeout: timeout, ID: id}
+		Body: body, Hints: hints, Timeout: timeout, Actions: actions, Sender: string(sender), ID: id}
 	return id, nil
 }
 

@@ -41,10 +41,11 @@ func (b *beeepBackend) send(ctx context.Context, m Message) error {
 	}
 	done := make(chan error, 1)
 	go func() {
+		// beeep has no buttons: the text says what they would do.
 		if m.Critical {
-			done <- beeep.Alert(m.Summary, m.Body, b.icon)
+			done <- beeep.Alert(m.Summary, m.TextBody(), b.icon)
 		} else {
-			done <- beeep.Notify(m.Summary, m.Body, b.icon)
+			done <- beeep.Notify(m.Summary, m.TextBody(), b.icon)
 		}
 	}()
 	select {

@@ -1,7 +1,7 @@
 package notify
 
 import (
-	"slices"
+	"reflect"
 	"testing"
 )
 
@@ -35,7 +35,7 @@ func TestQueueCoalesces(t *testing.T) {
 				}
 				got = append(got, m)
 			}
-			if !slices.Equal(got, tt.want) {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("took %v, want %v", got, tt.want)
 			}
 		})

@@ -104,12 +104,12 @@ func (e *env) editSettings(pairs ...string) {
 	}
 }
 
-// breakModel replaces the model with one of an architecture llama.cpp does
-// not know: it passes the spawn-gate, and the fake llama-server then aborts
-// at the end of its load, as the real one does.
+// breakModel makes the model too big to load: a failure worth retrying
+// (memory may be free at the next try), unlike a file that is no model or
+// an architecture the build does not know, which no retry fixes.
 func (e *env) breakModel() {
 	e.t.Helper()
-	if err := fakellama.WriteBrokenModel(filepath.Join(e.models, "tiny.gguf")); err != nil {
+	if err := fakellama.WriteFailingModel(filepath.Join(e.models, "tiny.gguf"), fakellama.LoadErrorOOM); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -179,6 +179,7 @@ type notification struct {
 	replace uint32
 	summary string
 	body    string
+	actions []string // key, label, key, label...
 	urgency byte
 	expire  int32
 	id      uint32 // from the server's reply; 0 until replied
@@ -262,6 +263,7 @@ func (m *monitor) take(msg *dbus.Message) {
 		n.replace, _ = msg.Body[1].(uint32)
 		n.summary, _ = msg.Body[3].(string)
 		n.body, _ = msg.Body[4].(string)
+		n.actions, _ = msg.Body[5].([]string)
 		n.expire, _ = msg.Body[7].(int32)
 		if hints, ok := msg.Body[6].(map[string]dbus.Variant); ok {
 			if u, ok := hints["urgency"]; ok {
@@ -435,11 +437,18 @@ func TestDesktopCrashLoopNotifies(t *testing.T) {
 		t.Errorf("the failure notification expires (%d); it must stay until dismissed", last.expire)
 	}
 	// What failed (how it died, and the server's own reason, not libstdc++'s
-	// "terminate called") and what to do.
-	for _, s := range []string{"after 1 restart", "SIGABRT: llama_model_load: error loading model: unknown model architecture: 'nosucharch'", "llama-server.log", "ocm-tray start"} {
+	// "terminate called") and what to do: dunst shows buttons, so the body
+	// names no command and no file.
+	for _, s := range []string{"after 1 restart", "SIGABRT: failed to allocate buffer of size", "To fix: not enough memory to load the model"} {
 		if !strings.Contains(last.body, s) {
 			t.Errorf("the failure notification's body lacks %q:\n%s", s, last.body)
 		}
+	}
+	if want := []string{"restart", "Restart", "open-log", "Open log"}; !slices.Equal(last.actions, want) {
+		t.Errorf("the failure notification's actions are %q, want %q", last.actions, want)
+	}
+	if strings.Contains(last.body, "ocm-tray restart") || strings.Contains(last.body, e.root) {
+		t.Errorf("the failure notification names a command or a path despite its buttons:\n%s", last.body)
 	}
 	if !strings.Contains(retry.body, "SIGABRT") {
 		t.Errorf("the restarting notification does not say how the server died:\n%s", retry.body)
@@ -523,11 +532,11 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	e.cli("start")
 	e.waitState("running")
 	m.waitNotified(sumRunning)
-	if !desktoptest.Poll(deskWait, func() bool { return dunstCount(t, d) > 0 }) {
+	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) > 0 }) {
 		t.Fatal("dunst shows no notification")
 	}
 
-	dunstctl(t, d, "close-all")
+	d.Dunstctl(t, "close-all")
 	// dunst sends NotificationClosed (id, reason: 2 arguments) to the
 	// notification's sender: the agent's own connection for notifications,
 	// never systray's (where it would end systray's re-registration).
@@ -538,7 +547,7 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	if cl.args != 2 {
 		t.Errorf("NotificationClosed with %d arguments", cl.args)
 	}
-	if !desktoptest.Poll(deskWait, func() bool { return dunstCount(t, d) == 0 }) {
+	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 0 }) {
 		t.Fatal("dunst still shows notifications after close-all")
 	}
 
@@ -558,28 +567,6 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	if code := a.exitCode(t, deskWait); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
-}
-
-func dunstctl(t *testing.T, d *desktoptest.Desktop, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("dunstctl", args...)
-	cmd.Env = d.Env()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("dunstctl %v: %v: %s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// dunstCount is the number of notifications dunst shows.
-func dunstCount(t *testing.T, d *desktoptest.Desktop) int {
-	t.Helper()
-	out := dunstctl(t, d, "count", "displayed")
-	n, err := strconv.Atoi(out)
-	if err != nil {
-		t.Fatalf("dunstctl count displayed: %q", out)
-	}
-	return n
 }
 
 // TestDesktopHungNotificationServerStallsNothing: a notification server
@@ -710,8 +697,8 @@ func TestDesktopScreenshotFailureNotification(t *testing.T) {
 	e.waitState("running")
 
 	m := startMonitor(t, d)
-	dunstctl(t, d, "close-all")
-	if !desktoptest.Poll(deskWait, func() bool { return dunstCount(t, d) == 0 }) {
+	d.Dunstctl(t, "close-all")
+	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 0 }) {
 		t.Fatal("dunst still shows notifications after close-all")
 	}
 	before := grab(t, d)
@@ -947,5 +934,38 @@ func checkRaces(t *testing.T, stderr string) {
 	}
 	if known > 0 {
 		t.Logf("%d known data race report(s) inside fyne.io/systray + godbus (see desktoptest.LibraryRace)", known)
+	}
+}
+
+// TestDesktopRestartButton: the failure notification's Restart button,
+// pressed in dunst, restarts the server (after the user fixed the model).
+func TestDesktopRestartButton(t *testing.T) {
+	d := desktoptest.Start(t)
+	desktoptest.Need(t, "dunstctl")
+	e := newEnv(t)
+	e.writeSettings("max_restarts = 1\n", true)
+	a := e.startTrayAgent(agentBin, d.Env())
+	e.waitState("running")
+	d.Dunstctl(t, "close-all")
+
+	e.crashLoop()
+	e.waitState("failed_after_max_restarts")
+	// The failure is on screen (it replaced the crash loop's others).
+	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 1 }) {
+		t.Fatalf("dunst shows %d notifications, want the failure alone", d.DunstDisplayed(t))
+	}
+	// The user fixes the model; a model that appears restarts nothing
+	// from failed by itself: the button does.
+	if err := fakellama.WriteModel(filepath.Join(e.models, "tiny.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	d.InvokeAction(t, "Restart")
+	e.waitState("running")
+
+	if _, errOut, code := e.cli("quit"); code != 0 {
+		t.Fatalf("quit: exit %d: %s", code, errOut)
+	}
+	if code := a.exitCode(t, deskWait); code != 0 {
+		t.Fatalf("agent exit status %d", code)
 	}
 }

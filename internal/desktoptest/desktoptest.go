@@ -142,6 +142,7 @@ func StartWithoutPanel(t testing.TB) *Desktop {
 	b := startBus(t, env, grp)
 	d := &Desktop{Bus: b, BusAddress: b.Address, Display: display, Home: home}
 
+	writeDunstConfig(t, home)
 	dunst := exec.Command("dunst")
 	dunst.Env = b.env
 	grp.start(t, "dunst", dunst)

@@ -92,7 +92,8 @@
 //	FAKE_LLAMA_NO_ROUTER=1           a build without router mode: --help omits the --models-* flags and they are invalid
 //	FAKE_LLAMA_NO_SLEEP=1            a build without sleeping: --help omits --sleep-idle-seconds and it is invalid
 //	FAKE_LLAMA_ERA=2025              2025 (build 4748, default) | 2026 (a current build; implies FAKE_LLAMA_CLEAN_EXIT)
-//	FAKE_LLAMA_LOAD_ERROR=arch       loading a good file fails anyway: arch (unknown model architecture) | oom (cannot allocate the weights)
+//	FAKE_LLAMA_LOAD_ERROR=arch       loading a good file fails anyway: arch (unknown model architecture) | oom (cannot allocate the weights);
+//	                                 a file written by WriteFailingModel fails so without the knob
 //	FAKE_LLAMA_GENERATE=0s           how long a completion keeps its slot processing (default 0: it answers at once)
 //	FAKE_LLAMA_TPS=38.2              tokens per second a processing slot generates, for /metrics (default 38.2)
 //	FAKE_LLAMA_LOG_COLORS=1          colour the current build's log prefixes with terminal escapes, as a build that thinks stderr is a terminal does

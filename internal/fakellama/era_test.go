@@ -151,3 +151,18 @@ func TestCrashModeKillLeavesNoWords(t *testing.T) {
 		t.Fatalf("the OOM killer leaves no last words:\n%s", p.stderr.String())
 	}
 }
+
+// A model file can carry its own load failure, as a real file's
+// architecture or size decides the real server's.
+func TestFailingModelFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "big.gguf")
+	if err := fakellama.WriteFailingModel(path, fakellama.LoadErrorOOM); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, "-m", path, "--port", "0")
+	wantSignaled(t, p, p.wait(), syscall.SIGABRT)
+	if !strings.Contains(p.stderr.String(), "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size") {
+		t.Fatalf("stderr:\n%s", p.stderr.String())
+	}
+}
