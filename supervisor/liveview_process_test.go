@@ -3,34 +3,14 @@
 package supervisor
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
-
-// holdCompletion keeps one of the server's slots processing until the
-// returned release is called.
-func holdCompletion(t *testing.T, port int) (release func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/completion", port), strings.NewReader(`{"prompt":"hi"}`))
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	release = func() { cancel(); <-done }
-	t.Cleanup(release)
-	return release
-}
 
 func TestRealLiveView(t *testing.T) {
 	cfg := realConfig(t, era2026, fakellama.EnvGenerate+"=1h")
@@ -41,7 +21,7 @@ func TestRealLiveView(t *testing.T) {
 	if st.State != status.Running || st.Activity.SlotsTotal != 4 || st.Activity.SlotsBusy != 0 || st.Activity.RSSBytes < 1<<20 {
 		t.Fatalf("idle activity %+v", st)
 	}
-	release := holdCompletion(t, cfg.Port)
+	release := fakellamatest.HoldCompletion(t, cfg.Port)
 	st = waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.Busy() })
 	if st.Activity.SlotsBusy != 1 {
 		t.Fatalf("busy activity %+v", st.Activity)

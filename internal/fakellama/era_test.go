@@ -27,15 +27,7 @@ var port2026RE = regexp.MustCompile(regexp.QuoteMeta(fakellama.MarkerListening20
 func TestEra2026ReadyLinesAndCleanExit(t *testing.T) {
 	t.Parallel()
 	p := start(t, era2026, "-m", model(t), "--port", "0")
-	var port int
-	waitFor(t, "the listening line", func() bool {
-		if m := port2026RE.FindStringSubmatch(p.stderr.String()); m != nil {
-			port, _ = strconv.Atoi(m[1])
-			return true
-		}
-		p.failIfExited("the listening line")
-		return false
-	})
+	port := p.portFrom(port2026RE)
 	p.waitStderr(fmt.Sprintf("%s127.0.0.1:%d\n", fakellama.MarkerReady2026, port))
 	if code, _ := mustGet(t, port, "/health", ""); code != http.StatusOK {
 		t.Fatalf("/health %d after the ready lines", code)

@@ -80,9 +80,16 @@ var portRE = regexp.MustCompile(regexp.QuoteMeta(fakellama.MarkerListening) + `,
 // port waits for the listening marker and returns the bound port.
 func (p *proc) port() int {
 	p.t.Helper()
+	return p.portFrom(portRE)
+}
+
+// portFrom waits for a line that re matches and returns the port its first
+// group holds.
+func (p *proc) portFrom(re *regexp.Regexp) int {
+	p.t.Helper()
 	var port int
 	waitFor(p.t, "the listening marker", func() bool {
-		if m := portRE.FindStringSubmatch(p.stderr.String()); m != nil {
+		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
 			port, _ = strconv.Atoi(m[1])
 			return true
 		}

@@ -3,7 +3,6 @@
 package fakellama_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -14,22 +13,6 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 )
 
-// complete starts a completion that holds its slot until cancel is called.
-func complete(t *testing.T, port int) (cancel func(), done <-chan struct{}) {
-	t.Helper()
-	ctx, cancelCtx := context.WithCancel(context.Background())
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/completion", port), strings.NewReader(`{"prompt":"hi"}`))
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	t.Cleanup(func() { cancelCtx(); <-ch })
-	return cancelCtx, ch
-}
-
 func TestSlotsShowProcessing(t *testing.T) {
 	t.Parallel()
 	p, port := ready(t, []string{fakellama.EnvGenerate + "=1h"}, "-np", "2")
@@ -37,13 +20,12 @@ func TestSlotsShowProcessing(t *testing.T) {
 	if code, body := mustGet(t, port, "/slots", ""); code != http.StatusOK || strings.Count(body, `"is_processing":false`) != 2 {
 		t.Fatalf("/slots idle: %d %s", code, body)
 	}
-	cancel, done := complete(t, port)
+	release := fakellamatest.HoldCompletion(t, port)
 	waitFor(t, "a busy slot", func() bool {
 		_, body := mustGet(t, port, "/slots", "")
 		return strings.Count(body, `"is_processing":true`) == 1 && strings.Count(body, `"is_processing":false`) == 1
 	})
-	cancel()
-	<-done
+	release()
 	waitFor(t, "the slot released", func() bool {
 		_, body := mustGet(t, port, "/slots", "")
 		return strings.Count(body, `"is_processing":false`) == 2
@@ -71,8 +53,12 @@ func TestMetricsNeedTheFlag(t *testing.T) {
 func TestMetricsThroughput(t *testing.T) {
 	t.Parallel()
 	_, port := ready(t, []string{fakellama.EnvGenerate + "=20ms", fakellama.EnvTPS + "=50"}, "--metrics")
-	_, done := complete(t, port)
-	<-done
+	// A completion that runs its course (20 ms), not one cut short.
+	if resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/completion", port), "application/json", strings.NewReader(`{"prompt":"hi"}`)); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
 	code, body := mustGet(t, port, "/metrics", "")
 	if code != http.StatusOK || !strings.Contains(body, "llamacpp:predicted_tokens_seconds 50\n") {
 		t.Fatalf("/metrics after a completion: %d\n%s", code, body)
