@@ -27,5 +27,8 @@ func logAttrs(st status.Status) []any {
 	if (st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts) && st.LastError != "" {
 		attrs = append(attrs, slog.String("last_error", st.LastError))
 	}
+	if st.Hint != "" {
+		attrs = append(attrs, slog.String("hint", st.Hint))
+	}
 	return attrs
 }
