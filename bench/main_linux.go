@@ -58,7 +58,12 @@ func main() {
 	install := flag.Bool("install", true, "apt-get install the peers (supervisor, runit) and the tray test bed when missing")
 	withTray := flag.Bool("tray", true, "measure the idle footprint with the tray up (Xvfb + xfce4-panel)")
 	withPeers := flag.Bool("peers", true, "measure supervisord and runit too")
+	flag.StringVar(&fakeEra, "era", fakeEra, "the llama-server build the fake plays: 2025 (\"starting the main loop\") or 2026 (\"llama_server: model loaded\", exit 0 on SIGTERM)")
 	flag.Parse()
+	if fakeEra != "2025" && fakeEra != "2026" {
+		fmt.Fprintln(os.Stderr, "bench: -era is 2025 or 2026")
+		os.Exit(2)
+	}
 	if *idle < 30*time.Second {
 		fmt.Fprintln(os.Stderr, "bench: -idle is at least 30s")
 		os.Exit(2)

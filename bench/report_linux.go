@@ -193,7 +193,11 @@ func (b *bench) report(cmdline string, elapsed time.Duration) string {
 	if b.peersOK {
 		fmt.Fprintf(&sb, "- Peers: supervisord %s (Debian package `supervisor`), runit %s (`runsv` on one service directory)\n", pkgVersion("supervisor"), pkgVersion("runit"))
 	}
-	fmt.Fprintf(&sb, "- Child: the project's fake llama-server (`internal/fakellama`), 50 ms \"Loading model\" window, 2 ms SIGTERM→SIGABRT shutdown (as the real llama-server)\n")
+	if fakeEra == "2026" {
+		fmt.Fprintf(&sb, "- Child: the project's fake llama-server (`internal/fakellama`) playing a current build (FAKE_LLAMA_ERA=2026: ready lines `llama_server: model loaded` / `listening on http://`), 50 ms \"Loading model\" window, 2 ms SIGTERM→exit 0 shutdown\n")
+	} else {
+		fmt.Fprintf(&sb, "- Child: the project's fake llama-server (`internal/fakellama`), 50 ms \"Loading model\" window, 2 ms SIGTERM→SIGABRT shutdown (as the real llama-server)\n")
+	}
 	fmt.Fprintf(&sb, "- ocm-tray settings: initial_backoff = max_backoff = %s, stop_timeout = %s, health_check_interval = 5s, notifications off; "+
 		"supervisord: startsecs=0, autorestart=true, startretries=100, stopwaitsecs=1, stopasgroup/killasgroup; runit: plain `run` script (`exec` of the fake)\n", backoff, stopTimeout)
 	tray := "not measured"

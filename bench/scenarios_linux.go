@@ -13,11 +13,15 @@ import (
 	"time"
 )
 
+// fakeEra is which llama-server build the fake plays (-era): their ready
+// lines differ, and readiness is detected from them.
+var fakeEra = "2025"
+
 // fakeEnv is the fake child's environment in every scenario: the default
 // 50 ms "Loading model" window and 2 ms SIGTERM-to-abort shutdown, as the
 // real llama-server (docs/llama-server.md).
 func fakeEnv(ignoreTerm bool) []string {
-	env := []string{"FAKE_LLAMA_LOAD=50ms"}
+	env := []string{"FAKE_LLAMA_LOAD=50ms", "FAKE_LLAMA_ERA=" + fakeEra}
 	if ignoreTerm {
 		env = append(env, "FAKE_LLAMA_IGNORE_SIGTERM=1")
 	}
