@@ -7,9 +7,10 @@
 // # Goroutines
 //
 // Run's goroutine runs the supervisor. Beside it, each with one owner and
-// one end: the control server, the settings watcher, the notifier and the
-// tray. All stop when Run's context is cancelled (a signal, the tray's Quit,
-// `ocm-tray quit`), and Run returns only after every one of them returned.
+// one end: the control server, the settings watcher, the notifier, the
+// keeper of the logind inhibitor (package power) and the tray. All stop
+// when Run's context is cancelled (a signal, the tray's Quit, `ocm-tray
+// quit`), and Run returns only after every one of them returned.
 package agent
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/control"
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 	"github.com/OpenCircuitDev/ocm-tray/notify"
+	"github.com/OpenCircuitDev/ocm-tray/power"
 	"github.com/OpenCircuitDev/ocm-tray/settings"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 	"github.com/OpenCircuitDev/ocm-tray/tray"
@@ -103,6 +105,7 @@ type agent struct {
 	// Set in run before anything may call reload or the model verbs.
 	sup      *supervisor.Supervisor
 	notifier *notify.Notifier
+	keeper   *power.Keeper
 
 	catalog *catalog       // the Models submenu's listing
 	menuWG  sync.WaitGroup // model verbs started from the menu
@@ -131,7 +134,8 @@ func (a *agent) run(parent context.Context) error {
 		OpenLog:      func() { a.open(a.paths.ServerLog()) },
 		OpenSettings: a.openSettings,
 	}))
-	a.sup, a.notifier = sup, notifier
+	keeper := power.New(s.Power.KeepAwakeWhileGenerating, a.log)
+	a.sup, a.notifier, a.keeper = sup, notifier, keeper
 
 	addr, err := control.Address(a.paths.Socket())
 	if err != nil {
@@ -159,6 +163,8 @@ func (a *agent) run(parent context.Context) error {
 	a.armSettle(settle)
 	a.mu.Unlock()
 	defer a.stopSettle()
+
+	goDo("keep awake", func() error { return keeper.Run(ctx, sup.Hub()) })
 
 	goDo("settings watcher", func() error {
 		what := func() settings.Watched {
@@ -284,6 +290,7 @@ func (a *agent) reloadLocked() {
 	s, problems := a.load()
 	if !settings.HasErrors(problems) {
 		a.notifier.SetLevel(status.NotifyLevel(s.Notifications.Level))
+		a.keeper.SetEnabled(s.Power.KeepAwakeWhileGenerating)
 	}
 	cfg, settle := a.config(s, problems)
 	a.sup.Apply(cfg)

@@ -301,25 +301,26 @@ func keyList(keys []string) string {
 // examples are the values shown in fixes, one per key: the defaults where
 // they are meaningful.
 var examples = map[string]string{
-	"backend":                          `"llamacpp"`,
-	"model_id":                         `"qwen2.5-0.5b-instruct-q4_k_m"`,
-	"inference_base_url":               `"` + DefaultBaseURL + `"`,
-	"llama_server_binary":              `"/usr/local/bin/llama-server"`,
-	"models_dir":                       `"~/models"`,
-	"ctx_len":                          strconv.Itoa(DefaultCtxLen),
-	"llama_server_args":                `["--threads", "4"]`,
-	"supervisor.max_restarts":          "3",
-	"supervisor.initial_backoff":       `"500ms"`,
-	"supervisor.max_backoff":           `"10s"`,
-	"supervisor.stability_window":      `"60s"`,
-	"supervisor.health_check_interval": `"5s"`,
-	"supervisor.health_check_timeout":  `"15s"`,
-	"supervisor.startup_timeout":       `"10m"`,
-	"supervisor.stop_timeout":          `"10s"`,
-	"notifications.level":              `"all"`,
-	"models.mode":                      `"single"`,
-	"models.max_loaded":                "1",
-	"models.sleep_after":               `"10m"`,
+	"backend":                           `"llamacpp"`,
+	"model_id":                          `"qwen2.5-0.5b-instruct-q4_k_m"`,
+	"inference_base_url":                `"` + DefaultBaseURL + `"`,
+	"llama_server_binary":               `"/usr/local/bin/llama-server"`,
+	"models_dir":                        `"~/models"`,
+	"ctx_len":                           strconv.Itoa(DefaultCtxLen),
+	"llama_server_args":                 `["--threads", "4"]`,
+	"supervisor.max_restarts":           "3",
+	"supervisor.initial_backoff":        `"500ms"`,
+	"supervisor.max_backoff":            `"10s"`,
+	"supervisor.stability_window":       `"60s"`,
+	"supervisor.health_check_interval":  `"5s"`,
+	"supervisor.health_check_timeout":   `"15s"`,
+	"supervisor.startup_timeout":        `"10m"`,
+	"supervisor.stop_timeout":           `"10s"`,
+	"notifications.level":               `"all"`,
+	"models.mode":                       `"single"`,
+	"models.max_loaded":                 "1",
+	"models.sleep_after":                `"10m"`,
+	"power.keep_awake_while_generating": "true",
 }
 
 // writeFix is "write KEY = EXAMPLE", with KEY as it is written inside its
@@ -391,10 +392,31 @@ func (c *checker) decode(doc map[string]any, s *Settings) {
 			if t, ok := c.table(k, v); ok {
 				c.decodeModels(t, &s.Models)
 			}
+		case "power":
+			if t, ok := c.table(k, v); ok {
+				for kk, vv := range t {
+					key := "power." + kk
+					c.present[key] = true
+					if kk == "keep_awake_while_generating" {
+						c.boolInto(key, vv, &s.Power.KeepAwakeWhileGenerating)
+					} else {
+						c.unknownKey("power", kk, vv)
+					}
+				}
+			}
 		default:
 			c.unknownKey("", k, v)
 		}
 	}
+}
+
+func (c *checker) boolInto(key string, v any, dst *bool) {
+	b, ok := v.(bool)
+	if !ok {
+		c.typeErr(key, "must be true or false, not "+typeName(v), writeFix(key))
+		return
+	}
+	*dst = b
 }
 
 // keyHomes maps the name of every settings key to the table it belongs in

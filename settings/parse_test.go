@@ -384,9 +384,9 @@ func TestKeyOnLine(t *testing.T) {
 }
 
 // Every settings key, written where it does not belong, says where it
-// does: at the top level, under [supervisor] or under [notifications].
+// does: at the top level, under [supervisor], [notifications] or [power].
 func TestMisplacedKeys(t *testing.T) {
-	tables := []string{"", "supervisor", "notifications"}
+	tables := []string{"", "supervisor", "notifications", "power"}
 	n := 0
 	for key, example := range examples {
 		home, name, ok := strings.Cut(key, ".")
@@ -414,5 +414,28 @@ func TestMisplacedKeys(t *testing.T) {
 	}
 	if n < 2*len(examples) {
 		t.Fatalf("only %d cases", n)
+	}
+}
+
+func TestPowerTable(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want bool
+		msg  string
+	}{
+		{"", true, ""},
+		{"[power]\nkeep_awake_while_generating = false\n", false, ""},
+		{"[power]\nkeep_awake_while_generating = \"no\"\n", true, "must be true or false"},
+	} {
+		s, problems := Parse("settings.toml", []byte(tc.body))
+		if tc.msg == "" {
+			if HasErrors(problems) || s.Power.KeepAwakeWhileGenerating != tc.want {
+				t.Errorf("%q: %+v, %v", tc.body, s.Power, problems)
+			}
+			continue
+		}
+		if !HasErrors(problems) || !strings.Contains(problems[0].String(), tc.msg) || !strings.Contains(problems[0].String(), "power.keep_awake_while_generating") {
+			t.Errorf("%q: problems %v, want one saying %q", tc.body, problems, tc.msg)
+		}
 	}
 }

@@ -72,6 +72,7 @@ type Settings struct {
 	Supervisor    SupervisorSettings   `toml:"supervisor"`
 	Notifications NotificationSettings `toml:"notifications"`
 	Models        ModelsSettings       `toml:"models"`
+	Power         PowerSettings        `toml:"power"`
 
 	// File is the settings file these settings came from ("" for Defaults).
 	// It is not a key: the gate names it in its reasons ("llama_server_binary
@@ -94,6 +95,14 @@ type SupervisorSettings struct {
 // NotificationSettings is the [notifications] table.
 type NotificationSettings struct {
 	Level string `toml:"level"` // "all" | "failures" | "off"
+}
+
+// PowerSettings is the [power] table.
+type PowerSettings struct {
+	// KeepAwakeWhileGenerating holds a logind "idle" inhibitor lock while a
+	// slot is processing, so the session does not idle into suspend in
+	// the middle of a generation.
+	KeepAwakeWhileGenerating bool `toml:"keep_awake_while_generating"`
 }
 
 // Policy converts the table to the supervisor's plain Policy.
@@ -133,6 +142,7 @@ func Defaults() Settings {
 		Supervisor:       supervisorSettingsFrom(supervisor.DefaultPolicy()),
 		Notifications:    NotificationSettings{Level: string(status.NotifyAll)},
 		Models:           defaultModels(),
+		Power:            PowerSettings{KeepAwakeWhileGenerating: true},
 	}
 }
 

@@ -57,6 +57,7 @@ func TestDefaults(t *testing.T) {
 		},
 		Notifications: NotificationSettings{Level: "all"},
 		Models:        ModelsSettings{Mode: "single", MaxLoaded: 1},
+		Power:         PowerSettings{KeepAwakeWhileGenerating: true},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("Defaults() = %+v\nwant %+v", d, want)

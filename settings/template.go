@@ -87,6 +87,10 @@ const template = `# ocm-tray settings.
 # Unload the model after this long without requests, freeing its memory;
 # the next request loads it again. "0s" = never.
 # sleep_after = "0s"
+[power]
+# Keep the session from idling into suspend while llama-server generates
+# (a logind "idle" inhibitor, held only while a request is processed).
+# keep_awake_while_generating = true
 `
 
 // Template returns the commented settings.toml written by "Open settings"
