@@ -218,7 +218,8 @@ func (l *liveState) merge(a liveAnswer) status.Activity {
 func roundTPS(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
 // closeEnough reports whether a new RSS reading differs from the shown one
-// by less than 1 %: memory moves by pages all the time, and each change
+// by less than 1 % or 1 MiB, whichever is more: memory moves by pages all
+// the time, a person reads it in MB or tenths of a GB, and each change
 // shown is a status update for every reader.
 func closeEnough(shown, now uint64) bool {
 	if shown == 0 {
@@ -228,7 +229,7 @@ func closeEnough(shown, now uint64) bool {
 	if d < 0 {
 		d = -d
 	}
-	return uint64(d) < shown/100
+	return uint64(d) < max(shown/100, 1<<20)
 }
 
 // wantsLive reports whether the health checks of a state carry the live
