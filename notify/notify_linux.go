@@ -234,20 +234,12 @@ func (b *dbusBackend) connect(ctx context.Context) (*dbus.Conn, error) {
 			return nil, fmt.Errorf("%w: %w", errNoSessionBus, err)
 		}
 	}
-	conn, err := dbus.Dial(addr)
-	if err != nil {
+	conn, err := sessionbus.Dial(ctx, addr)
+	var dialErr *sessionbus.DialError
+	switch {
+	case errors.As(err, &dialErr):
 		return nil, fmt.Errorf("%w at %s: %w", errNoSessionBus, addr, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	err = conn.Auth(nil)
-	if err == nil {
-		err = conn.Hello()
-	}
-	if !stop() {
-		err = errors.Join(ctx.Err(), err)
-	}
-	if err != nil {
-		conn.Close()
+	case err != nil:
 		return nil, fmt.Errorf("connecting to the session bus at %s: %w", addr, err)
 	}
 	b.conn = conn

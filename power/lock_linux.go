@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/sessionbus"
 )
 
 const (
@@ -97,8 +99,7 @@ func (l *lock) close() {
 
 var errNoSystemBus = errors.New("no D-Bus system bus")
 
-// connect returns the system bus connection, opening it when needed. Auth
-// and Hello take no context: closing the connection is what ends them.
+// connect returns the system bus connection, opening it when needed.
 func (l *lock) connect(ctx context.Context) (*dbus.Conn, error) {
 	if l.conn != nil && l.conn.Connected() {
 		return l.conn, nil
@@ -114,20 +115,12 @@ func (l *lock) connect(ctx context.Context) (*dbus.Conn, error) {
 		}
 		addr = "unix:path=" + systemBusSocket
 	}
-	conn, err := dbus.Dial(addr)
-	if err != nil {
+	conn, err := sessionbus.Dial(ctx, addr)
+	var dialErr *sessionbus.DialError
+	switch {
+	case errors.As(err, &dialErr):
 		return nil, fmt.Errorf("%w at %s: %w", errNoSystemBus, addr, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	err = conn.Auth(nil)
-	if err == nil {
-		err = conn.Hello()
-	}
-	if !stop() {
-		err = errors.Join(ctx.Err(), err)
-	}
-	if err != nil {
-		conn.Close()
+	case err != nil:
 		return nil, fmt.Errorf("connecting to the system bus at %s: %w", addr, err)
 	}
 	l.conn = conn

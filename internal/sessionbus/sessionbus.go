@@ -2,7 +2,9 @@
 
 // Package sessionbus finds the user's D-Bus session bus, the one way the
 // tray and notifications both use, so they never disagree about which bus
-// (or whether there is one).
+// (or whether there is one), and opens private connections to a bus within
+// a time bound (Dial: notifications on the session bus, the logind lock on
+// the system bus).
 package sessionbus
 
 import (
