@@ -117,7 +117,7 @@ const MaxField = 4096
 // bounded statuses, so the tray, notifications and the control socket all
 // read the same bounded text.
 func (s Status) Bounded() Status {
-	for _, f := range []*string{&s.Reason, &s.LastError, &s.Model, &s.SettingsError, &s.Warning} {
+	for _, f := range []*string{&s.Reason, &s.LastError, &s.Model, &s.SettingsError, &s.Warning, &s.Hint, &s.URL} {
 		*f = cut(*f, MaxField)
 	}
 	s.Models = boundModels(s.Models)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
@@ -257,7 +258,9 @@ exec "$@"`)
 // the spawn-gate runs again): nothing is started after it.
 func TestRealNoSpawnAfterShutdownBegan(t *testing.T) {
 	cfg := realConfig(t)
-	if err := os.WriteFile(cfg.Command.Args[1], []byte("not a model"), 0o644); err != nil {
+	// A model too big to load: a failure worth retrying, so a respawn is
+	// being decided when the signal comes.
+	if err := fakellama.WriteFailingModel(cfg.Command.Args[1], fakellama.LoadErrorOOM); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Policy.MaxRestarts = 5

@@ -352,8 +352,9 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 		t.Fatalf("running with pid %d after restart; the fake says %d", second, w.fakePID())
 	}
 
-	// A model that does not load (its architecture unknown: the spawn-gate
-	// lets it through): the child fails twice (max_restarts = 1).
+	// A model of an architecture this build does not know (the spawn-gate
+	// lets it through): no retry fixes that, so the agent gives up at
+	// once, saying why.
 	if err := fakellama.WriteBrokenModel(w.model); err != nil {
 		t.Fatal(err)
 	}
