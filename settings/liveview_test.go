@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
 )
 
 // --metrics is added where the binary lists it in --help and the user did
@@ -20,7 +22,9 @@ func TestBuildConfigAddsMetrics(t *testing.T) {
 	os.WriteFile(without, []byte("#!/bin/sh\necho '--port PORT                             port to listen'\n"), 0o755)
 	models := filepath.Join(home, "models")
 	os.Mkdir(models, 0o755)
-	os.WriteFile(filepath.Join(models, "m.gguf"), nil, 0o644)
+	if err := gguftest.Tiny().Write(filepath.Join(models, "m.gguf")); err != nil {
+		t.Fatal(err)
+	}
 	paths := Paths{ConfigFile: filepath.Join(home, "settings.toml"), ModelsDir: models}
 	s := Defaults()
 	s.Backend, s.ModelID = BackendLlamaCpp, "m"

@@ -131,13 +131,16 @@ func TestBuildRouterAndSleep(t *testing.T) {
 			t.Fatalf("%q warning %q", cfg.Command.Args, cfg.Warning)
 		}
 	})
-	t.Run("no sleep, no --help", func(t *testing.T) {
+	t.Run("--help once per build", func(t *testing.T) {
+		// Without sleep_after there is still --metrics to decide (the live
+		// view): the help is read once, and not again for the same build.
 		bin := fakeServer(t, t.TempDir(), "--sleep-idle-seconds N")
 		s := base
 		s.LlamaServerBinary = bin
 		BuildConfig(s, paths)
-		if n := runs(t, bin); n != 0 {
-			t.Fatalf("--help ran %d times with nothing to decide", n)
+		BuildConfig(s, paths)
+		if n := runs(t, bin); n != 1 {
+			t.Fatalf("--help ran %d times, want once", n)
 		}
 	})
 }

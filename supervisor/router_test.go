@@ -220,7 +220,7 @@ func TestParseModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []status.ModelState{
-		{ID: "big", State: status.ModelFailed, LastError: "exited with status 134: llama_model_load: error loading model: unknown model architecture: 'nosucharch'"},
+		{ID: "big", State: status.ModelFailed, LastError: "exited with status 134: error loading model: unknown model architecture: 'nosucharch'"},
 		{ID: "eve[31m", State: status.ModelSleeping},
 		{ID: "half", State: status.ModelLoading},
 		{ID: "zeta", State: status.ModelLoaded},
