@@ -103,8 +103,17 @@ func WriteFailingModel(path, kind string) error {
 	if err != nil {
 		return fmt.Errorf("fakellama: write model: %w", err)
 	}
-	defer f.Close()
-	if _, err := io.WriteString(f, loadErrorMarker+kind+"\n"); err != nil {
+	_, err = io.WriteString(f, loadErrorMarker+kind+"\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fakellama: write model: %w", err)
+	}
+	// Dated back like WriteModel's: a download finished long ago, not a
+	// file the spawn-gate would hold back as still being written.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
 		return fmt.Errorf("fakellama: write model: %w", err)
 	}
 	return nil
