@@ -7,20 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/adrg/xdg"
 
 	"github.com/OpenCircuitDev/ocm-tray/control"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 	"github.com/OpenCircuitDev/ocm-tray/settings"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	fakellamatest.Cleanup()
+	testproc.Cleanup()
 	os.Exit(code)
 }
 
@@ -44,11 +45,7 @@ func TestChooseSettings(t *testing.T) {
 // directories: the fake llama-server comes up, the control socket answers
 // with its pid, and cancelling Run reaps the child before Run returns.
 func TestRunHeadless(t *testing.T) {
-	root, err := os.MkdirTemp("", "ocm") // short: the socket path must fit
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
+	root := testenv.ShortTempDir(t) // short: the socket path must fit
 	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"} {
 		dir := filepath.Join(root, v)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -70,7 +67,7 @@ func TestRunHeadless(t *testing.T) {
 	if err := fakellama.WriteModel(filepath.Join(paths.ModelsDir, "tiny.gguf")); err != nil {
 		t.Fatal(err)
 	}
-	port := fakellamatest.FreePort(t)
+	port := testenv.FreePort(t)
 	if err := os.MkdirAll(filepath.Dir(paths.ConfigFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -86,37 +83,26 @@ func TestRunHeadless(t *testing.T) {
 	go func() { done <- Run(ctx, Options{Headless: true, Stderr: io.Discard}) }()
 
 	var pid int
-	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent never reported llama-server running")
-		}
+	testenv.Eventually(t, "the agent to report llama-server running", func() bool {
 		if c, err := control.Dial(paths.Socket()); err == nil {
-			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-			st, err := c.Status(rctx)
-			rcancel()
+			st, err := c.Status(ctx)
 			c.Close()
 			if err == nil && st.State == status.Running {
 				pid = st.PID
 			}
 		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
-	}
-	if !fakellamatest.Alive(pid) {
+		return pid != 0
+	})
+	if !testproc.Alive(pid) {
 		t.Fatalf("running pid %d is not alive", pid)
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	if err := testenv.Recv(t, done, "Run to return after cancel"); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	// Run returns only after the child is reaped: it is gone already.
-	if fakellamatest.Alive(pid) {
+	if testproc.Alive(pid) {
 		t.Fatalf("llama-server %d outlived Run", pid)
 	}
 	if _, err := os.Stat(paths.Socket()); !os.IsNotExist(err) {

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // Copy server URL on a real X display: what xclip holds afterwards is the URL.
 func TestCopyTextOnX11(t *testing.T) {
-	desktoptest.Need(t, "apt-get install xclip", "xclip")
+	testenv.Need(t, "xclip")
 	d := desktoptest.Start(t)
 	env := append(d.Env(), "DISPLAY="+d.Display, "WAYLAND_DISPLAY=")
 	const url = "http://127.0.0.1:8080"

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/adrg/xdg"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // useConfigHome points XDG_CONFIG_HOME at a fresh directory, and the
@@ -331,18 +333,12 @@ func TestPackagedDesktopFilesValidate(t *testing.T) {
 	}
 }
 
-// validate runs desktop-file-validate on path. Without the tool the test is
-// skipped locally, with a reason, and fails under CI=true, which installs it.
+// validate runs desktop-file-validate on path (testenv.Need: skipped
+// without it, failed under CI=true).
 func validate(t *testing.T, path string) {
 	t.Helper()
-	tool, err := exec.LookPath("desktop-file-validate")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("desktop-file-validate not found; CI must install desktop-file-utils")
-		}
-		t.Skip("desktop-file-validate not installed (apt install desktop-file-utils); CI=true makes this a failure")
-	}
-	out, err := exec.Command(tool, path).CombinedOutput()
+	testenv.Need(t, "desktop-file-validate")
+	out, err := exec.Command("desktop-file-validate", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("desktop-file-validate %s: %v\n%s", path, err, out)
 		return

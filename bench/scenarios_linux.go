@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest/xfcepanel"
 )
 
 // fakeEra is which llama-server build the fake plays (-era): their ready
@@ -534,26 +536,8 @@ type trayInst struct {
 	busFile  string
 }
 
-const panelXML = `<?xml version="1.0" encoding="UTF-8"?>
-<channel name="xfce4-panel" version="1.0">
-  <property name="configver" type="int" value="2"/>
-  <property name="panels" type="array">
-    <value type="int" value="1"/>
-    <property name="panel-1" type="empty">
-      <property name="position" type="string" value="p=6;x=0;y=0"/>
-      <property name="length" type="uint" value="100"/>
-      <property name="position-locked" type="bool" value="true"/>
-      <property name="size" type="uint" value="24"/>
-      <property name="plugin-ids" type="array">
-        <value type="int" value="1"/>
-      </property>
-    </property>
-  </property>
-  <property name="plugins" type="empty">
-    <property name="plugin-1" type="string" value="systray"/>
-  </property>
-</channel>
-`
+// benchPanelHeight is the tray panel's height in the idle measurements.
+const benchPanelHeight = 24
 
 func (b *bench) startTray(pol ocmPolicy) (*trayInst, error) {
 	if !have("xvfb-run", "Xvfb", "dbus-run-session", "dbus-send", "xfce4-panel") {
@@ -565,11 +549,7 @@ func (b *bench) startTray(pol ocmPolicy) (*trayInst, error) {
 	}
 	t := &trayInst{b: b, o: o, busFile: filepath.Join(o.dir, "bus.addr")}
 	home := filepath.Join(o.dir, "home")
-	xml := filepath.Join(o.dir, "config", "xfce4", "xfconf", "xfce-perchannel-xml")
-	if err := os.MkdirAll(xml, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(xml, "xfce4-panel.xml"), []byte(panelXML), 0o600); err != nil {
+	if err := xfcepanel.WriteConfig(filepath.Join(o.dir, "config"), benchPanelHeight); err != nil {
 		return nil, err
 	}
 	pidFile := filepath.Join(o.dir, "agent.pid")

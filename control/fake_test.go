@@ -2,12 +2,11 @@ package control
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -43,41 +42,6 @@ func (a *fakeAgent) finish(at time.Time) {
 
 func (a *fakeAgent) counts() (subs, cut int) { return a.hub.Subscribers() }
 
-// socketDir returns a short directory: t.TempDir() paths can exceed the
-// ~108 bytes of sun_path.
-func socketDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ocm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// noLeaks fails the test if goroutines started during it outlive it. Call
-// it first, so its cleanup runs last.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		eventually(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
-	})
-}
-
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("timed out waiting for: %s\n%s", what, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 type testServer struct {
 	*Server
 	path     string
@@ -89,7 +53,7 @@ type testServer struct {
 // adjust, if not nil, runs before Serve.
 func startServer(t *testing.T, src Source, adjust func(*Server)) *testServer {
 	t.Helper()
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	ts := &testServer{path: path, quits: make(chan struct{}, 8), serveErr: make(chan error, 1)}
 	srv, err := Listen(path, src, func() { ts.quits <- struct{}{} }, nil)
 	if err != nil {
@@ -124,7 +88,7 @@ func dialT(t *testing.T, path string) *Client {
 }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	t.Cleanup(cancel)
 	return ctx
 }

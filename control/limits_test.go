@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -18,7 +19,7 @@ import (
 // get through with every watch slot taken, and the watcher one too many is
 // told why.
 func TestWatchersNeverLockOutRequests(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	ts := startServer(t, agent.source(), nil) // the real limits
 	const watchers = 70                       // more than either cap
@@ -30,7 +31,7 @@ func TestWatchersNeverLockOutRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		nc.SetDeadline(time.Now().Add(testenv.WaitLimit))
 		if _, err := io.WriteString(nc, `{"cmd":"watch"}`+"\n"); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +70,7 @@ func TestWatchersNeverLockOutRequests(t *testing.T) {
 
 	// A watch slot freed is a watch slot for the next one.
 	conns[0].Close()
-	eventually(t, "a watch slot to free up", func() bool {
+	testenv.Eventually(t, "a watch slot to free up", func() bool {
 		n, _ := agent.counts()
 		return n == maxWatchers-1
 	})
@@ -90,7 +91,7 @@ func TestWatchersNeverLockOutRequests(t *testing.T) {
 // A status of megabytes, as 20,000 bad flags in a settings file once made,
 // reaches the client bounded: status works.
 func TestHugeStatusIsBounded(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	huge := strings.Repeat(`"--port" is set by ocm-tray itself; `, 60000) // 2 MiB
 	agent := newFakeAgent(status.Status{State: status.NotSpawning, Reason: huge, SettingsError: huge})
 	ts := startServer(t, agent.source(), nil)
@@ -118,7 +119,7 @@ func TestHugeStatusIsBounded(t *testing.T) {
 // A reply line over the client's limit is refused with a sentence saying
 // so, not "line too long"; one under it is read.
 func TestReplyLimit(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	for _, tc := range []struct {
 		reason string
 		ok     bool
@@ -126,7 +127,7 @@ func TestReplyLimit(t *testing.T) {
 		{strings.Repeat("r", maxReply-100), true},
 		{strings.Repeat("r", 2*maxReply), false},
 	} {
-		path := filepath.Join(socketDir(t), "ocm-tray.sock")
+		path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 		ln, err := net.Listen("unix", path)
 		if err != nil {
 			t.Fatal(err)

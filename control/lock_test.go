@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 func TestLock(t *testing.T) {
-	dir := socketDir(t)
+	dir := testenv.ShortTempDir(t)
 	l, err := AcquireLock(filepath.Join(dir, "ocm-tray.lock"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +47,7 @@ func TestLock(t *testing.T) {
 
 // A leftover file of a crashed agent (a pid, but no lock) does not count.
 func TestLockLeftoverFile(t *testing.T) {
-	dir := socketDir(t)
+	dir := testenv.ShortTempDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "ocm-tray.lock"), []byte("999999999999\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestLockLeftoverFile(t *testing.T) {
 }
 
 func TestLockMissingDir(t *testing.T) {
-	if _, err := AcquireLock(filepath.Join(socketDir(t), "missing", "ocm-tray.lock")); err == nil {
+	if _, err := AcquireLock(filepath.Join(testenv.ShortTempDir(t), "missing", "ocm-tray.lock")); err == nil {
 		t.Fatal("AcquireLock in a missing directory: no error")
 	}
 }

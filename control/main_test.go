@@ -7,20 +7,23 @@ import (
 	"net"
 	"os"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
-// impostorEnv makes the test binary an impostor agent: it listens on the
-// unix socket the variable names, says "listening" on stdout, answers every
-// request with impostorLine, and exits when its stdin closes. The peer
-// tests run it as another user.
-const impostorEnv = "OCM_CONTROL_TEST_IMPOSTOR"
+// impostorChild is the child (see testproc) that is an impostor agent: it
+// listens on the unix socket impostorSocketEnv names, says "listening" on
+// stdout, answers every request with impostorLine, and exits when its stdin
+// closes. The peer tests run it as another user.
+const (
+	impostorChild     = "control-impostor"
+	impostorSocketEnv = "OCM_CONTROL_TEST_IMPOSTOR"
+)
 
 const impostorLine = `{"state":"running","pid":1,"model":"impostor"}`
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(impostorEnv); path != "" {
-		os.Exit(impostor(path))
-	}
+	testproc.RunChild(impostorChild, func() int { return impostor(os.Getenv(impostorSocketEnv)) })
 	os.Exit(m.Run())
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -27,7 +28,7 @@ func (m *fakeModels) Load(model string) (string, error)   { return m.do("load", 
 func (m *fakeModels) Unload(model string) (string, error) { return m.do("unload", model) }
 
 func TestModelCommands(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 7})
 	models := &fakeModels{calls: make(chan string, 8)}
 	src := agent.source()
@@ -54,7 +55,7 @@ func TestModelCommands(t *testing.T) {
 }
 
 func TestModelCommandsWithoutModels(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(), nil)
 	if _, err := dialT(t, ts.path).Model(ctxT(t), "use", "x"); err == nil || !strings.Contains(err.Error(), "does not manage models") {
 		t.Fatalf("err = %v", err)

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -33,7 +31,7 @@ func TestDialRefusesAnotherUsersSocket(t *testing.T) {
 	}
 
 	// Reached through a private directory of ours, too.
-	ours := filepath.Join(socketDir(t), "ocm-tray.sock")
+	ours := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	if err := os.Link(theirs, ours); err != nil {
 		t.Fatal(err)
 	}
@@ -54,53 +52,33 @@ func startImpostor(t *testing.T) string {
 	t.Helper()
 	// The binary must be reachable by the other user: the build directory
 	// is private to us.
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	binDir := socketDir(t)
+	binDir := testenv.ShortTempDir(t)
 	if err := os.Chmod(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(binDir, "impostor")
-	copyFile(t, exe, bin, 0o755)
+	copyFile(t, testproc.Path(), bin, 0o755)
 
-	dir := socketDir(t)
+	dir := testenv.ShortTempDir(t)
 	if err := os.Chown(dir, testenv.OtherUID, testenv.OtherGID); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "their.sock")
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), impostorEnv+"="+path)
+	cmd.Env = append(testproc.Env(impostorChild), impostorSocketEnv+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testenv.OtherUID, Gid: testenv.OtherGID}}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &fakellamatest.Output{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close() // the impostor's cue to exit
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+	p := testproc.Start(t, cmd)
+	t.Cleanup(func() { stdin.Close() }) // the impostor's cue to exit; runs before Start's stop
+	testenv.Eventually(t, "the impostor to listen", func() bool {
+		if p.Exited() {
+			t.Fatalf("impostor did not start: %v; stderr %s", p.Cmd.ProcessState, p.Stderr)
 		}
+		return p.Stdout.String() == "listening\n"
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "listening\n" {
-		t.Fatalf("impostor did not start: %q, %v; stderr %s", line, err, stderr.String())
-	}
 	return path
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
@@ -26,7 +27,7 @@ func rawRequest(t *testing.T, path, line string) []string {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.SetDeadline(time.Now().Add(testenv.WaitLimit))
 	if _, err := io.WriteString(nc, line); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func readAll(t *testing.T, nc net.Conn) []string {
 }
 
 func TestStatusRoundTrip(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	want := status.Status{
 		State: status.Restarting, Attempt: 2, MaxRestarts: 3, LastError: `exit status 1: "model not found"`,
 		Model: "qwen", Since: t0, Warning: "reachable from the network",
@@ -78,7 +79,7 @@ func TestStatusRoundTrip(t *testing.T) {
 }
 
 func TestCommandsCallAgent(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 7})
 	ts := startServer(t, agent.source(), nil)
 	c := dialT(t, ts.path)
@@ -102,7 +103,7 @@ func TestCommandsCallAgent(t *testing.T) {
 }
 
 func TestQuitWaitsForClose(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Running, PID: 7}).source(), nil)
 
 	done := make(chan error, 2)
@@ -113,7 +114,7 @@ func TestQuitWaitsForClose(t *testing.T) {
 	<-ts.quits
 	// Both requests must be in before Close; the second does not call quit
 	// again, so wait until the server holds two connections.
-	eventually(t, "two quit requests pending", func() bool {
+	testenv.Eventually(t, "two quit requests pending", func() bool {
 		ts.mu.Lock()
 		defer ts.mu.Unlock()
 		return len(ts.conns) == 2
@@ -142,8 +143,8 @@ func TestQuitWaitsForClose(t *testing.T) {
 // A connection closed without an answer after quit means the agent exited:
 // success. For the other commands it is an error.
 func TestQuitEOFIsSuccess(t *testing.T) {
-	noLeaks(t)
-	path := filepath.Join(socketDir(t), "s")
+	testenv.NoLeaks(t)
+	path := filepath.Join(testenv.ShortTempDir(t), "s")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func TestQuitEOFIsSuccess(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.NotSpawning, Reason: "no model", Since: t0})
 	ts := startServer(t, agent.source(), nil)
 
@@ -217,7 +218,7 @@ func TestWatch(t *testing.T) {
 // main calls Close right after Run returned: the final stopped line, already
 // in the feed, must still reach the watcher.
 func TestWatchGetsStoppedWhenClosedAtOnce(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	ts := startServer(t, agent.source(), nil)
 	var states []status.State
@@ -251,7 +252,7 @@ func stateStrings(s []status.State) []string {
 }
 
 func TestSlowWatcherIsCutOff(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	ts := startServer(t, agent.source(), nil)
 
@@ -283,7 +284,7 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 }
 
 func TestSlowWatcherErrorLine(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	ts := startServer(t, agent.source(), nil)
 	nc, err := net.Dial("unix", ts.path)
@@ -292,7 +293,7 @@ func TestSlowWatcherErrorLine(t *testing.T) {
 	}
 	defer nc.Close()
 	io.WriteString(nc, `{"cmd":"watch"}`+"\n")
-	eventually(t, "subscribed", func() bool { n, _ := agent.counts(); return n == 1 })
+	testenv.Eventually(t, "subscribed", func() bool { n, _ := agent.counts(); return n == 1 })
 	for i := 0; ; i++ {
 		if _, cut := agent.counts(); cut > 0 {
 			break
@@ -302,7 +303,7 @@ func TestSlowWatcherErrorLine(t *testing.T) {
 		}
 		agent.publish(status.Status{State: status.Running, PID: 1 + i%2}, t0)
 	}
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	nc.SetReadDeadline(time.Now().Add(testenv.WaitLimit))
 	lines := readAll(t, nc)
 	if last := lines[len(lines)-1]; last != `{"error":"subscriber fell too far behind and was disconnected"}` {
 		t.Fatalf("last line %s", last)
@@ -310,7 +311,7 @@ func TestSlowWatcherErrorLine(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(), nil)
 	for _, tc := range []struct{ req, want string }{
 		{`{"cmd":"x"}` + "\n", `{"error":"unknown command \"x\""}`},
@@ -332,7 +333,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestIdleClientIsDropped(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(),
 		func(s *Server) { s.requestTimeout = 20 * time.Millisecond })
 	nc, err := net.Dial("unix", ts.path)
@@ -340,14 +341,14 @@ func TestIdleClientIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	nc.SetReadDeadline(time.Now().Add(testenv.WaitLimit))
 	if n, err := nc.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("idle connection: read %d, %v; want EOF from the server", n, err)
 	}
 }
 
 func TestRequestCap(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	ts := startServer(t, newFakeAgent(status.Status{State: status.Stopped}).source(),
 		func(s *Server) { s.maxRequests = 2 })
 	var idle []net.Conn
@@ -364,7 +365,7 @@ func TestRequestCap(t *testing.T) {
 		t.Fatalf("third connection: %v, want too many requests", err)
 	}
 	idle[0].Close()
-	eventually(t, "a slot to free up", func() bool {
+	testenv.Eventually(t, "a slot to free up", func() bool {
 		_, err := dialT(t, ts.path).Status(ctxT(t))
 		return err == nil
 	})
@@ -372,7 +373,7 @@ func TestRequestCap(t *testing.T) {
 
 // A watcher that goes away is noticed at once, not at the next change.
 func TestWatcherGoneReleasesFeed(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
 	ts := startServer(t, agent.source(), nil)
 	errStop := errors.New("enough")
@@ -380,7 +381,7 @@ func TestWatcherGoneReleasesFeed(t *testing.T) {
 	if !errors.Is(err, errStop) {
 		t.Fatalf("Watch = %v, want fn's error", err)
 	}
-	eventually(t, "the server to drop the feed", func() bool { n, _ := agent.counts(); return n == 0 })
+	testenv.Eventually(t, "the server to drop the feed", func() bool { n, _ := agent.counts(); return n == 0 })
 
 	// Cancelling ctx ends a watch as well.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -388,15 +389,15 @@ func TestWatcherGoneReleasesFeed(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Watch after cancel = %v, want context.Canceled", err)
 	}
-	eventually(t, "the server to drop the feed", func() bool { n, _ := agent.counts(); return n == 0 })
+	testenv.Eventually(t, "the server to drop the feed", func() bool { n, _ := agent.counts(); return n == 0 })
 }
 
 // Close with connections in every phase ends every goroutine and removes
 // the socket file.
 func TestCloseEndsEverything(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	agent := newFakeAgent(status.Status{State: status.Running, PID: 1, Since: t0})
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	srv, err := Listen(path, agent.source(), func() {}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -424,7 +425,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		})
 	}()
 	<-watching
-	eventually(t, "both connections accepted", func() bool {
+	testenv.Eventually(t, "both connections accepted", func() bool {
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
 		return len(srv.conns) == 2
@@ -452,8 +453,8 @@ func TestCloseEndsEverything(t *testing.T) {
 }
 
 func TestServeStopsWithContext(t *testing.T) {
-	noLeaks(t)
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	testenv.NoLeaks(t)
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	srv, err := Listen(path, newFakeAgent(status.Status{State: status.Stopped}).source(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -480,8 +481,8 @@ func TestServeStopsWithContext(t *testing.T) {
 }
 
 func TestStaleSocketReplaced(t *testing.T) {
-	noLeaks(t)
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	testenv.NoLeaks(t)
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	old, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -522,7 +523,7 @@ func startServerAt(t *testing.T, path string) *testServer {
 }
 
 func TestNotASocketKept(t *testing.T) {
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	if err := os.WriteFile(path, []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -535,11 +536,11 @@ func TestNotASocketKept(t *testing.T) {
 }
 
 func TestDialNoAgent(t *testing.T) {
-	_, err := Dial(filepath.Join(socketDir(t), "nothing.sock"))
+	_, err := Dial(filepath.Join(testenv.ShortTempDir(t), "nothing.sock"))
 	if !errors.Is(err, ErrNoAgent) {
 		t.Fatalf("Dial = %v, want ErrNoAgent", err)
 	}
-	if _, err := Dial(filepath.Join(socketDir(t), "no", "dir.sock")); !errors.Is(err, ErrNoAgent) {
+	if _, err := Dial(filepath.Join(testenv.ShortTempDir(t), "no", "dir.sock")); !errors.Is(err, ErrNoAgent) {
 		t.Fatalf("Dial into a missing directory = %v, want ErrNoAgent", err)
 	}
 }
@@ -547,7 +548,7 @@ func TestDialNoAgent(t *testing.T) {
 // The real supervisor as the source (its Run is not needed to read the
 // status and subscribe).
 func TestRealSupervisorSource(t *testing.T) {
-	noLeaks(t)
+	testenv.NoLeaks(t)
 	sup := supervisor.New(supervisor.Config{Model: "qwen"})
 	ts := startServer(t, Source{Hub: sup.Hub(), Controls: sup}, nil)
 	st, err := dialT(t, ts.path).Status(ctxT(t))

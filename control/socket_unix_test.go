@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestSocketMode(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	srv, err := Listen(path, newFakeAgent(status.Status{}).source(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +38,8 @@ func TestSocketMode(t *testing.T) {
 // path and the fix, from Listen and from Dial alike; the longest path that
 // fits works.
 func TestSocketPathTooLong(t *testing.T) {
-	noLeaks(t)
-	dir := socketDir(t)
+	testenv.NoLeaks(t)
+	dir := testenv.ShortTempDir(t)
 	fits := filepath.Join(dir, strings.Repeat("d", maxSocketPath-len(dir)-len("/")-len("/s/ocm-tray.sock")), "s", "ocm-tray.sock")
 	if len(fits) != maxSocketPath {
 		t.Fatalf("test path is %d bytes, want %d", len(fits), maxSocketPath)

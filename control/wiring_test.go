@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"github.com/OpenCircuitDev/ocm-tray/supervisor"
 )
@@ -15,8 +16,8 @@ import (
 // watcher sees the final stopped line and ends cleanly; quit returns only
 // after Run returned.
 func TestQuitWithRealSupervisor(t *testing.T) {
-	noLeaks(t)
-	path := filepath.Join(socketDir(t), "ocm-tray.sock")
+	testenv.NoLeaks(t)
+	path := filepath.Join(testenv.ShortTempDir(t), "ocm-tray.sock")
 	const refusal = "model file m.gguf not found"
 	sup := supervisor.New(supervisor.Config{Refusal: refusal, Model: "m"})
 	ctx, cancel := context.WithCancel(context.Background())

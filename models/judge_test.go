@@ -131,7 +131,7 @@ func TestJudgeFile(t *testing.T) {
 			if v.Problem != models.NotRegular {
 				t.Fatalf("%+v", v)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.WaitLimit):
 			// Unblock the open so the goroutine ends, then fail.
 			if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
 				w.Close()

@@ -1,8 +1,8 @@
 package notify
 
 import (
+	"fmt"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +11,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -27,13 +28,8 @@ func (r recorder) handlers() Handlers {
 
 func (r recorder) want(t *testing.T, key string) {
 	t.Helper()
-	select {
-	case got := <-r:
-		if got != key {
-			t.Fatalf("pressed %q, want %q", got, key)
-		}
-	case <-time.After(waitLimit):
-		t.Fatalf("%q was never pressed", key)
+	if got := testenv.Recv(t, (<-chan string)(r), fmt.Sprintf("a press of %q", key)); got != key {
+		t.Fatalf("pressed %q, want %q", got, key)
 	}
 }
 
@@ -50,17 +46,16 @@ func (r recorder) none(t *testing.T) {
 // notification runs its handler; one for another id, or from a client that
 // is not the server, does nothing.
 func TestActionsOverDBus(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t) // the signal goroutine too
+	addr := desktoptest.StartBus(t).Address
 	srv := startFakeServer(t, addr, []string{"body", "actions"}, nil)
 	serverConn := dial(t, addr) // another connection of the test, not the name's owner
 	pressed := make(recorder, 4)
-	base := runtime.NumGoroutine()
 
 	n := New(status.NotifyFailures, nil, WithBusAddress(addr), WithHandlers(pressed.handlers()))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
-	send(t, events, deadline, running, failed)
+	send(t, events, running, failed)
 	c := srv.next(t)
 	if !slices.Equal(c.Actions, []string{ActionRestart, "Restart", ActionOpenLog, "Open log"}) {
 		t.Fatalf("actions %q", c.Actions)
@@ -70,7 +65,7 @@ func TestActionsOverDBus(t *testing.T) {
 	}
 	// The next Notify arrives only after the notifier took the reply to
 	// this one: from then on it knows c.ID is its own.
-	send(t, events, deadline, portBusy)
+	send(t, events, portBusy)
 	if c2 := srv.next(t); !slices.Equal(c2.Actions, []string{ActionOpenSettings, "Open settings"}) {
 		t.Fatalf("port conflict: actions %q", c2.Actions)
 	}
@@ -98,8 +93,7 @@ func TestActionsOverDBus(t *testing.T) {
 	srv.emit(t, c.ID, ActionRestart)
 	pressed.want(t, ActionRestart)
 	close(events)
-	waitRun(t, done, waitLimit)
-	checkGoroutines(t, base) // the signal goroutine too
+	waitRun(t, done)
 }
 
 // Without the "actions" capability, or without handlers, the text says the
@@ -111,7 +105,7 @@ func TestActionsFallBackToText(t *testing.T) {
 		handlers bool
 	}{{"server without actions", []string{"body"}, true}, {"no handlers", []string{"body", "actions"}, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, _ := startBus(t, shortTempDir(t))
+			addr := desktoptest.StartBus(t).Address
 			srv := startFakeServer(t, addr, tc.caps, nil)
 			var opts []Option
 			if tc.handlers {
@@ -120,19 +114,18 @@ func TestActionsFallBackToText(t *testing.T) {
 			n := New(status.NotifyFailures, nil, append(opts, WithBusAddress(addr))...)
 			events := make(chan status.Event)
 			done := runNotifier(t.Context(), n, events)
-			deadline := time.After(waitLimit)
-			send(t, events, deadline, running, failed)
+			send(t, events, running, failed)
 			c := srv.next(t)
 			if len(c.Actions) != 0 || !strings.Contains(c.Body, "`ocm-tray restart`") || !strings.Contains(c.Body, "`ocm-tray logs`") {
 				t.Errorf("failed: actions %q, body %q", c.Actions, c.Body)
 			}
-			send(t, events, deadline, portBusy)
+			send(t, events, portBusy)
 			c = srv.next(t)
 			if len(c.Actions) != 0 || !strings.Contains(c.Body, "`ocm-tray check`") {
 				t.Errorf("port conflict: actions %q, body %q", c.Actions, c.Body)
 			}
 			close(events)
-			waitRun(t, done, waitLimit)
+			waitRun(t, done)
 		})
 	}
 }
@@ -142,23 +135,22 @@ func TestActionsFallBackToText(t *testing.T) {
 // with the same button does not.
 func TestActionsOnDunst(t *testing.T) {
 	d := desktoptest.StartWithoutPanel(t)
-	desktoptest.Need(t, "dunstctl", "notify-send")
+	testenv.Need(t, "dunstctl", "notify-send")
 	pressed := make(recorder, 4)
 	// "failures": the statuses between the failures notify nothing, so what
 	// dunst shows is the failure.
 	n := New(status.NotifyFailures, nil, WithBusAddress(d.Address), WithHandlers(pressed.handlers()))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
 	shown := func(what string, ss ...status.Status) {
 		t.Helper()
 		d.Dunstctl(t, "close-all")
-		if !desktoptest.Poll(waitLimit, func() bool { return d.DunstDisplayed(t) == 0 }) {
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 0 }) {
 			t.Fatal("dunst still shows notifications after close-all")
 		}
-		send(t, events, deadline, ss...)
-		if !desktoptest.Poll(waitLimit, func() bool { return d.DunstDisplayed(t) == 1 }) {
+		send(t, events, ss...)
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 1 }) {
 			t.Fatalf("dunst never showed %s", what)
 		}
 	}
@@ -182,12 +174,12 @@ func TestActionsOnDunst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { other.Process.Kill(); other.Wait() }()
-	if !desktoptest.Poll(waitLimit, func() bool { return d.DunstDisplayed(t) == 1 }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 1 }) {
 		t.Fatal("dunst never showed the other program's notification")
 	}
 	d.InvokeAction(t, "Restart")
 	pressed.none(t)
 
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 }

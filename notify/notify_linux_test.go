@@ -1,14 +1,9 @@
 package notify
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,93 +11,14 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
-// These tests run a real dbus-daemon of their own and a fake
-// org.freedesktop.Notifications on it; nothing depends on the session the
-// tests happen to run in.
-
-// waitLimit bounds every wait for something that should happen at once.
-const waitLimit = 5 * time.Second
-
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// shortTempDir returns a directory short enough for a unix socket path
-// (t.TempDir() paths can exceed the ~108-byte limit).
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ocmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// startBus starts a private dbus-daemon listening in dir (no service
-// activation: nothing on this machine can answer for a name but the test)
-// and returns its address and a function that kills it. Cleanup kills it
-// too.
-func startBus(t *testing.T, dir string) (addr string, kill func()) {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Fatalf("these tests need dbus-daemon (Debian/Ubuntu: apt-get install dbus): %v", err)
-	}
-	sock := filepath.Join(dir, "bus")
-	os.Remove(sock) // left by a daemon killed before
-	conf := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, busConfig, sock), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address=1")
-	// Its complaints (it cannot raise the fd limit in a container, say) go
-	// to a file, shown only when a test fails.
-	stderr, err := os.Create(filepath.Join(dir, "bus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-	}
-	t.Cleanup(func() {
-		kill()
-		if b, _ := os.ReadFile(stderr.Name()); t.Failed() && len(b) > 0 {
-			t.Logf("dbus-daemon said:\n%s", b)
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("dbus-daemon printed no address: %v", err)
-	}
-	return strings.TrimSpace(line), kill
-}
+// These tests run a real dbus-daemon of their own (desktoptest.StartBus,
+// which activates no service) and a fake org.freedesktop.Notifications on
+// it; nothing depends on the session the tests happen to run in.
 
 func dial(t *testing.T, addr string) *dbus.Conn {
 	t.Helper()
@@ -208,13 +124,7 @@ func (f *fakeServer) GetCapabilities() ([]string, *dbus.Error) { return f.caps, 
 
 func (f *fakeServer) next(t *testing.T) notifyCall {
 	t.Helper()
-	select {
-	case c := <-f.calls:
-		return c
-	case <-time.After(waitLimit):
-		t.Fatal("no Notify call arrived")
-		return notifyCall{}
-	}
+	return testenv.Recv(t, f.calls, "a Notify call")
 }
 
 func (f *fakeServer) none(t *testing.T) {
@@ -239,16 +149,7 @@ func startHungServer(t *testing.T, addr string) <-chan *dbus.Message {
 
 func waitMethodCall(t *testing.T, msgs <-chan *dbus.Message) {
 	t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		select {
-		case m := <-msgs:
-			if m.Type == dbus.TypeMethodCall {
-				return
-			}
-		case <-deadline:
-			t.Fatal("the hung server got no call")
-		}
+	for testenv.Recv(t, msgs, "a call to the hung server").Type != dbus.TypeMethodCall {
 	}
 }
 
@@ -259,42 +160,28 @@ func runNotifier(ctx context.Context, n *Notifier, events <-chan status.Event) <
 	return done
 }
 
-func waitRun(t *testing.T, done <-chan error, limit time.Duration) {
+// waitRun waits for Run to return, and fails the test if it failed.
+func waitRun(t *testing.T, done <-chan error) {
 	t.Helper()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(limit):
-		t.Fatalf("Run did not return within %v", limit)
+	if err := testenv.Recv(t, done, "Run to return"); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
 
-// send hands statuses to Run one at a time and fails the test if Run does
-// not take them before deadline.
-func send(t *testing.T, events chan<- status.Event, deadline <-chan time.Time, ss ...status.Status) {
+// send hands statuses to Run one at a time and fails the test if Run stops
+// taking them: each must be taken within testenv.WaitLimit, a bound only a
+// Run that waits on the server (held for an hour in the hung-server tests)
+// can exceed.
+func send(t *testing.T, events chan<- status.Event, ss ...status.Status) {
 	t.Helper()
+	timer := time.NewTimer(testenv.WaitLimit)
+	defer timer.Stop()
 	for i, s := range ss {
 		select {
 		case events <- status.Event{At: time.Now(), Status: s}:
-		case <-deadline:
-			t.Fatalf("Run stopped draining events: %d of %d taken", i, len(ss))
+		case <-timer.C:
+			t.Fatalf("Run stopped draining events: %d of %d taken in %v", i, len(ss), testenv.WaitLimit)
 		}
-	}
-}
-
-// checkGoroutines fails the test unless the goroutine count falls back to
-// base: Run must leave nothing behind.
-func checkGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, want at most %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling a count, not synchronising
 	}
 }
 
@@ -311,27 +198,20 @@ func (l logRecords) WithGroup(string) slog.Handler      { return l }
 
 func (l logRecords) next(t *testing.T) slog.Record {
 	t.Helper()
-	select {
-	case r := <-l:
-		return r
-	case <-time.After(waitLimit):
-		t.Fatal("nothing was logged")
-		return slog.Record{}
-	}
+	return testenv.Recv(t, (<-chan slog.Record)(l), "a log record")
 }
 
 func TestNotifyOverDBus(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	srv := startFakeServer(t, addr, []string{"body"}, nil)
-	base := runtime.NumGoroutine()
 
 	n := New(status.NotifyAll, nil, WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
 	// The agent's placeholder status is not worth a notification.
-	send(t, events, deadline, placeholder, starting)
+	send(t, events, placeholder, starting)
 	first := srv.next(t)
 	if first.AppName != "ocm-tray" || first.Icon != "ocm-tray" || first.ReplacesID != 0 ||
 		first.urgency() != byte(1) || first.Timeout != -1 ||
@@ -341,7 +221,7 @@ func TestNotifyOverDBus(t *testing.T) {
 
 	prev := first
 	for _, s := range []status.Status{running, restarting1} {
-		send(t, events, deadline, s)
+		send(t, events, s)
 		c := srv.next(t)
 		if c.ReplacesID != prev.ID {
 			t.Errorf("%s: replaces_id %d, want %d (the id of the previous notification)", s.State, c.ReplacesID, prev.ID)
@@ -354,7 +234,7 @@ func TestNotifyOverDBus(t *testing.T) {
 
 	bad := failed
 	bad.LastError = "signal: aborted: <unk> & friends"
-	send(t, events, deadline, bad)
+	send(t, events, bad)
 	c := srv.next(t)
 	if c.urgency() != byte(2) || c.Timeout != 0 || c.ReplacesID != prev.ID {
 		t.Errorf("failed_after_max_restarts: urgency %v, timeout %d, replaces_id %d; want 2, 0, %d",
@@ -365,13 +245,13 @@ func TestNotifyOverDBus(t *testing.T) {
 	}
 
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 	srv.none(t)
-	checkGoroutines(t, base)
 }
 
 func TestNotifyEscapesForMarkupServers(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	srv := startFakeServer(t, addr, []string{"body", "body-markup"}, nil)
 
 	n := New(status.NotifyFailures, nil, WithBusAddress(addr))
@@ -379,36 +259,31 @@ func TestNotifyEscapesForMarkupServers(t *testing.T) {
 	done := runNotifier(t.Context(), n, events)
 	bad := failed
 	bad.LastError = "signal: aborted: <unk> & friends"
-	send(t, events, time.After(waitLimit), running, bad)
+	send(t, events, running, bad)
 	if c := srv.next(t); !strings.Contains(c.Body, "&lt;unk&gt; &amp; friends") {
 		t.Errorf("body %q: markup not escaped", c.Body)
 	}
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 }
 
 // While the server sits on one call, later messages coalesce to the newest,
 // except that a critical one is never dropped for a non-critical one.
 func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	gate := make(chan struct{})
 	srv := startFakeServer(t, addr, nil, gate)
-	base := runtime.NumGoroutine()
 
 	n := New(status.NotifyAll, nil, WithBusAddress(addr), WithSendTimeout(time.Minute))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
-	send(t, events, deadline, placeholder, starting)
-	select { // in flight: held at the gate
-	case <-srv.arrived:
-	case <-deadline:
-		t.Fatal("the first Notify did not arrive")
-	}
+	send(t, events, placeholder, starting)
+	testenv.Recv(t, srv.arrived, "the first Notify") // in flight: held at the gate
 	// Everything below queues behind it. The last, repeated status notifies
 	// nothing; taking it proves Run has dealt with the one before.
-	send(t, events, deadline, running, restarting1, starting, failed, starting, stopped, starting, starting)
+	send(t, events, running, restarting1, starting, failed, starting, stopped, starting, starting)
 	close(gate)
 
 	want := []struct {
@@ -426,17 +301,16 @@ func TestNotifyCoalescesBehindSlowServer(t *testing.T) {
 		}
 	}
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 	srv.none(t)
-	checkGoroutines(t, base)
 }
 
 // A server that owns the name but never replies stalls nothing: Run takes a
 // burst of events at once and returns promptly when cancelled.
 func TestNotifyHungServer(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	msgs := startHungServer(t, addr)
-	base := runtime.NumGoroutine()
 
 	// A send timeout far beyond the test's patience: only not waiting for
 	// the server can pass.
@@ -446,7 +320,7 @@ func TestNotifyHungServer(t *testing.T) {
 	defer cancel()
 	done := runNotifier(ctx, n, events)
 
-	send(t, events, time.After(waitLimit), placeholder, starting)
+	send(t, events, placeholder, starting)
 	waitMethodCall(t, msgs) // the sender is now stuck on the server
 
 	burst := make([]status.Status, 1000)
@@ -454,47 +328,44 @@ func TestNotifyHungServer(t *testing.T) {
 		burst[i] = []status.Status{running, restarting1, starting, failed}[i%4]
 	}
 	start := time.Now()
-	send(t, events, time.After(2*time.Second), burst...)
+	send(t, events, burst...)
 	t.Logf("1000 events drained in %v while a Notify hung", time.Since(start))
 
 	cancel()
-	waitRun(t, done, time.Second)
-	checkGoroutines(t, base)
+	waitRun(t, done)
 }
 
 // With events closed, Run delivers what is pending but gives up on a hung
 // server after one send timeout.
 func TestNotifyHungServerEventsClosed(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	msgs := startHungServer(t, addr)
-	base := runtime.NumGoroutine()
 
 	n := New(status.NotifyAll, nil, WithBusAddress(addr), WithSendTimeout(100*time.Millisecond))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	send(t, events, time.After(waitLimit), placeholder, starting)
+	send(t, events, placeholder, starting)
 	waitMethodCall(t, msgs)
-	send(t, events, time.After(waitLimit), failed, stopped)
+	send(t, events, failed, stopped)
 	close(events)
-	waitRun(t, done, waitLimit)
-	checkGoroutines(t, base)
+	waitRun(t, done)
 }
 
 // No bus at all: say so once, keep draining, never panic.
 func TestNotifyNoBus(t *testing.T) {
-	dead := "unix:path=" + filepath.Join(shortTempDir(t), "no-bus-here")
-	base := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
+	dead := "unix:path=" + filepath.Join(testenv.ShortTempDir(t), "no-bus-here")
 
 	logs := make(logRecords, 10)
 	n := New(status.NotifyAll, slog.New(logs), WithBusAddress(dead))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
-	send(t, events, deadline, placeholder)
+	send(t, events, placeholder)
 	warnings := 0
 	for _, s := range []status.Status{starting, running, stopped} {
-		send(t, events, deadline, s)
+		send(t, events, s)
 		r := logs.next(t) // one record per dropped notification
 		if r.Level == slog.LevelWarn {
 			warnings++
@@ -504,15 +375,14 @@ func TestNotifyNoBus(t *testing.T) {
 		t.Errorf("%d warnings about the missing bus, want 1", warnings)
 	}
 	close(events)
-	waitRun(t, done, waitLimit)
-	checkGoroutines(t, base)
+	waitRun(t, done)
 }
 
 // The environment's bus is used when no address is given; a dead one is
 // the same as none.
 func TestNotifyDeadSessionBusFromEnvironment(t *testing.T) {
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(shortTempDir(t), "dead"))
-	base := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(testenv.ShortTempDir(t), "dead"))
 
 	n := New(status.NotifyAll, nil)
 	events := make(chan status.Event)
@@ -521,72 +391,68 @@ func TestNotifyDeadSessionBusFromEnvironment(t *testing.T) {
 	for i := range burst {
 		burst[i] = []status.Status{starting, running, restarting1, failed}[i%4]
 	}
-	send(t, events, time.After(waitLimit), burst...)
+	send(t, events, burst...)
 	close(events)
-	waitRun(t, done, waitLimit)
-	checkGoroutines(t, base)
+	waitRun(t, done)
 }
 
 // When the bus goes away and comes back, the next notification reconnects.
 func TestNotifyReconnects(t *testing.T) {
-	dir := shortTempDir(t)
-	_, kill := startBus(t, dir)
-	// The address without the daemon's guid, which changes with the daemon.
-	addr := "unix:path=" + filepath.Join(dir, "bus")
+	testenv.NoLeaks(t)
+	bus := desktoptest.StartBus(t)
+	addr := bus.Address // the socket only: it stays the same across Restart
 	srv := startFakeServer(t, addr, nil, nil)
 
 	logs := make(logRecords, 10)
 	n := New(status.NotifyAll, slog.New(logs), WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
-	send(t, events, deadline, placeholder, starting)
+	send(t, events, placeholder, starting)
 	srv.next(t)
 
-	kill()
-	startBus(t, dir)
+	bus.Restart()
 	srv2 := startFakeServer(t, addr, nil, nil)
 
 	// The first send after the restart may find the old connection not yet
 	// known to be dead; it fails and says so. The next one reconnects.
-	send(t, events, deadline, running)
+	send(t, events, running)
 	select {
 	case c := <-srv2.calls:
 		t.Logf("reconnected at once: %q", c.Summary)
 	case r := <-logs:
 		t.Logf("first send after the restart failed: %s", r.Message)
-		send(t, events, deadline, stopped)
+		send(t, events, stopped)
 		srv2.next(t)
-	case <-deadline:
+	case <-time.After(testenv.WaitLimit):
 		t.Fatal("neither delivered nor failed")
 	}
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 }
 
 // SetLevel takes effect from the next event.
 func TestNotifySetLevel(t *testing.T) {
-	addr, _ := startBus(t, shortTempDir(t))
+	testenv.NoLeaks(t)
+	addr := desktoptest.StartBus(t).Address
 	srv := startFakeServer(t, addr, nil, nil)
 
 	n := New(status.NotifyOff, nil, WithBusAddress(addr))
 	events := make(chan status.Event)
 	done := runNotifier(t.Context(), n, events)
-	deadline := time.After(waitLimit)
 
-	send(t, events, deadline, placeholder, starting, running, restarting1, starting)
+	send(t, events, placeholder, starting, running, restarting1, starting)
 	n.SetLevel(status.NotifyFailures)
 	// The history was kept while off: this running is a recovery.
-	send(t, events, deadline, running)
+	send(t, events, running)
 	if c := srv.next(t); !strings.Contains(c.Summary, "running") {
 		t.Errorf("got %q, want the recovery", c.Summary)
 	}
-	send(t, events, deadline, stopped, starting, restarting2)
+	send(t, events, stopped, starting, restarting2)
 	if c := srv.next(t); !strings.Contains(c.Summary, "attempt 2") {
 		t.Errorf("got %q, want the restart", c.Summary)
 	}
 	close(events)
-	waitRun(t, done, waitLimit)
+	waitRun(t, done)
 	srv.none(t)
 }

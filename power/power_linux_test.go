@@ -15,6 +15,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -101,13 +102,6 @@ var (
 	busy = status.Status{State: status.Running, PID: 7, Activity: status.Activity{SlotsBusy: 1, SlotsTotal: 4}}
 )
 
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if !desktoptest.Poll(5*time.Second, cond) {
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
 // The lock is held exactly while a slot is processing: taken on busy,
 // closed on idle, on stop, when the setting goes off and when the agent
 // exits.
@@ -122,11 +116,11 @@ func TestKeeperHoldsTheLockWhileBusy(t *testing.T) {
 	publish := func(st status.Status) { hub.Publish(st, time.Now()) }
 	lockedN := func(n int) {
 		t.Helper()
-		poll(t, fmt.Sprintf("lock %d held", n), func() bool { return logind.count() == n && logind.held(t) })
+		testenv.Eventually(t, fmt.Sprintf("lock %d held", n), func() bool { return logind.count() == n && logind.held(t) })
 	}
 	released := func() {
 		t.Helper()
-		poll(t, "the lock released", func() bool { return !logind.held(t) })
+		testenv.Eventually(t, "the lock released", func() bool { return !logind.held(t) })
 	}
 
 	publish(busy)
@@ -182,7 +176,7 @@ func TestKeeperWithoutSystemBus(t *testing.T) {
 	go func() { done <- k.Run(ctx, hub) }()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(warnings) }
 	hub.Publish(busy, time.Now())
-	poll(t, "the warning", func() bool { return count() == 1 })
+	testenv.Eventually(t, "the warning", func() bool { return count() == 1 })
 	for _, st := range []status.Status{idle, busy, idle, busy} {
 		hub.Publish(st, time.Now())
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // mkfifo makes a named pipe at path.
@@ -40,7 +42,7 @@ func loadWithin(t *testing.T, path string, explicit bool) []Problem {
 		_, probs := Load(path, explicit)
 		done <- probs
 	}()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(testenv.WaitLimit)
 	for {
 		select {
 		case probs := <-done:
@@ -149,7 +151,7 @@ func TestLoadNeverBlocksOnASwappedInPipe(t *testing.T) {
 			default:
 				t.Fatalf("Load = %v", probs)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.WaitLimit):
 			releaseFIFO(pipe)
 			<-done
 			t.Fatalf("Load blocked on a named pipe swapped in after %d loads (%v)", i, seen)
@@ -185,7 +187,7 @@ func TestWatchSurvivesAPipeSwappedIn(t *testing.T) {
 			if err != nil {
 				t.Errorf("Watch: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.WaitLimit):
 			releaseFIFO(path)
 			t.Errorf("Watch did not return: blocked in a reload")
 			<-done
@@ -193,34 +195,31 @@ func TestWatchSurvivesAPipeSwappedIn(t *testing.T) {
 	}()
 	waitLoad := func(what string, ok func([]Problem) bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		deadline := time.After(testenv.WaitLimit)
+		for {
 			select {
 			case probs := <-loads:
 				if ok(probs) {
 					return
 				}
-			case <-time.After(100 * time.Millisecond):
+			case <-deadline:
+				releaseFIFO(path)
+				t.Fatalf("no reload after %s", what)
 			}
 		}
-		releaseFIFO(path)
-		t.Fatalf("no reload after %s", what)
 	}
 	tmp := filepath.Join(dir, "new.tmp")
 	// The watch is set up in Watch's goroutine: touch the file until a
 	// first reload proves it is in place.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	testenv.Eventually(t, "a reload after writing the settings file", func() bool {
 		os.WriteFile(path, []byte("backend = \"ollama\"\n"), 0o600)
 		select {
 		case <-loads:
+			return true
 		case <-time.After(200 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("no reload after writing the settings file")
-			}
-			continue
+			return false
 		}
-		break
-	}
+	})
 	os.Remove(tmp)
 	mkfifo(t, tmp)
 	if err := os.Rename(tmp, path); err != nil {

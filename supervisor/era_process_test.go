@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -32,7 +33,7 @@ func TestRealCurrentBuildReadyLinesSignal(t *testing.T) {
 			case <-p.Ready():
 			case <-p.Exited():
 				t.Fatalf("exited before a ready line: %+v", p.Exit())
-			case <-time.After(10 * time.Second):
+			case <-time.After(testenv.WaitLimit):
 				t.Fatal("no ready token")
 			}
 			if err := newHTTPProber().probe(t.Context(), healthURL("127.0.0.1", cfg.Port)); err != nil {
@@ -45,9 +46,9 @@ func TestRealCurrentBuildReadyLinesSignal(t *testing.T) {
 func TestRealCurrentBuildRunsAndStops(t *testing.T) {
 	cfg := realConfig(t, era2026)
 	sup, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.Running))
+	st := waitFor(t, sub, state(status.Running))
 	sup.Stop()
-	waitFor(t, sub, 10*time.Second, state(status.Stopped))
+	waitFor(t, sub, state(status.Stopped))
 	if alive(st.PID) {
 		t.Fatalf("child %d alive after stop", st.PID)
 	}
@@ -65,7 +66,7 @@ func TestRealUnfixableFailureGivesUpAtOnce(t *testing.T) {
 			cfg.Policy.MaxRestarts = 3
 			_, sub, stop := realRun(t, cfg)
 			var seen []status.State
-			st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool {
+			st := waitFor(t, sub, func(st status.Status) bool {
 				seen = append(seen, st.State)
 				return st.State == status.FailedAfterMaxRestarts
 			})
@@ -93,7 +94,7 @@ func TestRealUnfixableFailureGivesUpAtOnce(t *testing.T) {
 func TestRealUnknownArchitecture(t *testing.T) {
 	cfg := realConfig(t, era2026, fakellama.EnvLoadError+"="+fakellama.LoadErrorArch)
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.FailedAfterMaxRestarts))
+	st := waitFor(t, sub, state(status.FailedAfterMaxRestarts))
 	if st.LastError != "exited with status 1: error loading model: unknown model architecture: 'nosucharch'" || st.Hint != hintUnknownArch("'nosucharch'") {
 		t.Fatalf("failed %+v", st)
 	}
@@ -104,7 +105,7 @@ func TestRealUnknownArchitecture(t *testing.T) {
 func TestRealSilentSIGKILLHintsAtTheOOMKiller(t *testing.T) {
 	cfg := realConfig(t, era2026, fakellama.EnvCrashAfter+"=50ms", fakellama.EnvCrashMode+"="+fakellama.CrashKill)
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
+	st := waitFor(t, sub, state(status.Restarting))
 	if !strings.HasPrefix(st.LastError, "killed by SIGKILL") || st.Hint != hintOOMKiller {
 		t.Fatalf("restarting %+v", st)
 	}
@@ -113,7 +114,7 @@ func TestRealSilentSIGKILLHintsAtTheOOMKiller(t *testing.T) {
 func TestRealOutOfMemoryWhileLoadingIsRetried(t *testing.T) {
 	cfg := realConfig(t, era2026, fakellama.EnvLoadError+"="+fakellama.LoadErrorOOM)
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
+	st := waitFor(t, sub, state(status.Restarting))
 	if st.Hint != hintOOM || !strings.Contains(st.LastError, "failed to allocate buffer") {
 		t.Fatalf("restarting %+v", st)
 	}

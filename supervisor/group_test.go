@@ -5,6 +5,7 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,9 +18,9 @@ import (
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -42,24 +43,20 @@ func wrapped(cfg Config, script string, env ...string) Config {
 // readPID waits for a pid file written by a fake llama-server.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var pid int
+	testenv.Eventually(t, "a pid in "+path, func() bool { // polling a file another process writes
 		if b, err := os.ReadFile(path); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-				return pid
-			}
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no pid in %s", path)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a file another process writes
-	}
+		return pid > 0
+	})
+	return pid
 }
 
 // killOnCleanup SIGKILLs pid when the test ends, should it still run.
 func killOnCleanup(t *testing.T, pid int) {
 	t.Cleanup(func() {
-		if fakellamatest.Alive(pid) {
+		if testproc.Alive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -91,21 +88,17 @@ func groupMembers(pgid int) []int {
 	return out
 }
 
-// waitGroupGone polls until process group pgid has no live process.
-func waitGroupGone(t *testing.T, pgid int, d time.Duration) time.Duration {
+// waitGroupGone polls until process group pgid has no live process, and
+// returns how long that took.
+func waitGroupGone(t *testing.T, pgid int) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return len(groupMembers(pgid)) == 0 }) {
 		m := groupMembers(pgid)
-		if len(m) == 0 {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			t.Fatalf("processes %v of group %d still alive after %v", m, pgid, d)
-		}
-		time.Sleep(time.Millisecond)
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		t.Fatalf("processes %v of group %d still alive after %v", m, pgid, testenv.WaitLimit)
 	}
+	return time.Since(start)
 }
 
 // A wrapper that exits while its own child, holding the wrapper's stdout
@@ -120,7 +113,7 @@ echo "wrapper: giving up" >&2
 exit 3`, "GC="+gcFile)
 	cfg.Policy.MaxRestarts = 0
 	_, sub, stop := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool {
+	st := waitFor(t, sub, func(st status.Status) bool {
 		if st.State == status.Starting && st.PID != 0 {
 			killOnCleanup(t, st.PID)
 		}
@@ -135,13 +128,7 @@ exit 3`, "GC="+gcFile)
 	if portAnswers(t.Context(), "127.0.0.1", cfg.Port) {
 		t.Fatalf("port %d still answered when the exit was reported", cfg.Port)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for fakellamatest.Alive(gc) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the wrapper's child %d outlived it", gc)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, fmt.Sprintf("the wrapper's child %d to die with it", gc), func() bool { return !testproc.Alive(gc) })
 	stop()
 }
 
@@ -151,7 +138,7 @@ exit 3`, "GC="+gcFile)
 func TestGroupDiesWithSIGKILLedAgent(t *testing.T) {
 	dir := t.TempDir()
 	pf1, pf2 := filepath.Join(dir, "one.pid"), filepath.Join(dir, "two.pid")
-	p1, p2 := fakellamatest.FreePort(t), fakellamatest.FreePort(t)
+	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
 	agent := startAgentHelper(t, dir, "WRAP=1", "AGENT_PORT="+strconv.Itoa(p1), "PORT2="+strconv.Itoa(p2), "PF1="+pf1, "PF2="+pf2)
 	one, two := readPID(t, pf1), readPID(t, pf2)
 	killOnCleanup(t, one)
@@ -169,9 +156,9 @@ func TestGroupDiesWithSIGKILLedAgent(t *testing.T) {
 		t.Fatalf("the two servers are in groups %d and %d", pgid, g)
 	}
 	members := groupMembers(pgid)
-	agent.Process.Kill()
-	agent.Wait()
-	took := waitGroupGone(t, pgid, 10*time.Second)
+	agent.Cmd.Process.Kill()
+	agent.Wait(t)
+	took := waitGroupGone(t, pgid)
 	t.Logf("group %d (%d processes) gone %v after the agent's SIGKILL", pgid, len(members), took)
 }
 
@@ -180,13 +167,7 @@ func waitHealthy(t *testing.T, port int) {
 	t.Helper()
 	p := newHTTPProber()
 	url := healthURL("127.0.0.1", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for p.probe(t.Context(), url) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("port %d never became healthy", port)
-		}
-		time.Sleep(5 * time.Millisecond) // polling another process
-	}
+	testenv.Eventually(t, fmt.Sprintf("port %d to become healthy", port), func() bool { return p.probe(t.Context(), url) == nil })
 }
 
 // fill writes a file in dir until the file system is full.
@@ -225,9 +206,9 @@ while [ $i -lt 3000 ]; do
 	i=$((i+1))
 done
 exec "$@"`)
-	var logged fakellamatest.Output
+	var logged testproc.Output
 	sup, sub, stop := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	st := waitFor(t, sub, 20*time.Second, func(st status.Status) bool {
+	st := waitFor(t, sub, func(st status.Status) bool {
 		if st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts {
 			t.Fatalf("the server died of the full disk: %s", st.LastError)
 		}
@@ -240,7 +221,7 @@ exec "$@"`)
 		t.Fatal(err)
 	}
 	sup.Stop() // the server's shutdown lines are written once there is room
-	waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.State == status.Stopped && st.Warning == "" })
+	waitFor(t, sub, func(st status.Status) bool { return st.State == status.Stopped && st.Warning == "" })
 	stop()
 	log, _ := os.ReadFile(cfg.LogPath)
 	if !regexp.MustCompile(`lines lost here \(.*no space left on device\)`).Match(log) || !bytes.Contains(log, []byte("cleaning up before exit")) {
@@ -305,9 +286,9 @@ func TestRealSpawnSeparatorLine(t *testing.T) {
 	cfg.Command.Args[1] = spaced
 	cfg.Command.Args = append(cfg.Command.Args, "--api-key", "s3cret")
 	sup, sub, stop := realRun(t, cfg)
-	first := waitFor(t, sub, 10*time.Second, state(status.Running)).PID
+	first := waitFor(t, sub, state(status.Running)).PID
 	sup.Restart()
-	second := waitFor(t, sub, 10*time.Second, func(st status.Status) bool {
+	second := waitFor(t, sub, func(st status.Status) bool {
 		return st.State == status.Running && st.PID != first
 	}).PID
 	stop()
@@ -356,7 +337,7 @@ func TestRealSpawnErrorIsOneSentence(t *testing.T) {
 		cfg := realConfig(t)
 		cfg.Command.Path = tc.path
 		_, sub, stop := realRun(t, cfg)
-		st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool {
+		st := waitFor(t, sub, func(st status.Status) bool {
 			return st.State == status.NotSpawning && strings.HasPrefix(st.Reason, "cannot start")
 		})
 		if st.Reason != tc.want {
@@ -397,9 +378,9 @@ func BenchmarkExitSeen(b *testing.B) {
 func TestRealPIDFileProblemIsOneSentence(t *testing.T) {
 	cfg := realConfig(t)
 	cfg.PIDFile = filepath.Join(t.TempDir(), "gone", "llama-server.pid")
-	var logged fakellamatest.Output
+	var logged testproc.Output
 	_, sub, _ := realRun(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	waitFor(t, sub, 10*time.Second, state(status.Running))
+	waitFor(t, sub, state(status.Running))
 	want := "cannot write the pid file " + cfg.PIDFile + ": its folder " + filepath.Dir(cfg.PIDFile) +
 		" does not exist (it was removed after the agent started): a llama-server left behind by a killed agent will not be stopped by the next one"
 	if !strings.Contains(logged.String(), strconv.Quote(want)) {

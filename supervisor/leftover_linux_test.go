@@ -12,45 +12,18 @@ import (
 	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
-// stray is a fake llama-server started as an earlier agent would have: in
+// startStray starts a fake llama-server as an earlier agent would have: in
 // a group of its own. It is reaped as soon as it ends, as the leftover of a
 // dead agent is (by whoever adopted it).
-type stray struct {
-	pid  int
-	done chan error
-}
-
-func startStray(t *testing.T, cfg Config, knobs ...string) *stray {
+func startStray(t *testing.T, cfg Config, knobs ...string) *testproc.Proc {
 	t.Helper()
 	cmd := exec.Command(cfg.Command.Path, cfg.Command.Args...)
 	cmd.Env = append(cfg.Command.Env, knobs...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &stray{pid: cmd.Process.Pid, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		err := <-s.done
-		s.done <- err
-	})
-	return s
-}
-
-// wait returns how the stray ended.
-func (s *stray) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-s.done:
-		s.done <- err
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatalf("stray %d still runs", s.pid)
-		return nil
-	}
+	return testproc.Start(t, cmd)
 }
 
 // A pid reused by another run of the same binary, one we did not start
@@ -58,7 +31,7 @@ func (s *stray) wait(t *testing.T) error {
 func TestStopLeftoverLeavesAReusedPid(t *testing.T) {
 	cfg := realConfig(t)
 	s := startStray(t, cfg)
-	pid := s.pid
+	pid := s.Cmd.Process.Pid
 	for _, record := range []string{
 		fmt.Sprintf("%d\n%s\n1\n", pid, cfg.Command.Path), // another start time
 		fmt.Sprintf("%d\n%s\n", pid, cfg.Command.Path),    // none recorded: cannot tell
@@ -88,7 +61,7 @@ func record(t *testing.T, cfg Config, pid int, binary string) {
 func TestStopLeftoverStopsOnlyOurServer(t *testing.T) {
 	cfg := realConfig(t)
 	s := startStray(t, cfg)
-	pid := s.pid
+	pid := s.Cmd.Process.Pid
 	// Another binary: not ours, left alone.
 	record(t, cfg, pid, "/usr/bin/something-else")
 	if got, err := StopLeftover(t.Context(), cfg.PIDFile, time.Second); got != 0 || err != nil {
@@ -102,7 +75,7 @@ func TestStopLeftoverStopsOnlyOurServer(t *testing.T) {
 	if got, err := StopLeftover(t.Context(), cfg.PIDFile, time.Second); got != pid || err != nil {
 		t.Fatalf("StopLeftover = %d, %v", got, err)
 	}
-	if err := s.wait(t); err == nil {
+	if err := s.Wait(t); err == nil {
 		t.Fatal("leftover exited 0; want killed")
 	}
 	if _, err := os.Stat(cfg.PIDFile); !os.IsNotExist(err) {
@@ -113,15 +86,13 @@ func TestStopLeftoverStopsOnlyOurServer(t *testing.T) {
 // Without /proc (macOS, the BSDs) the leftover is still recognised, by what
 // ps says, and still told from a reused pid.
 func TestStopLeftoverWithoutProc(t *testing.T) {
-	if _, err := exec.LookPath("ps"); err != nil {
-		testenv.Skip(t, "ps not found (Debian: apt-get install procps)")
-	}
+	testenv.Need(t, "ps")
 	saved := procRoot
 	procRoot = t.TempDir() // no procfs there
 	t.Cleanup(func() { procRoot = saved })
 	cfg := realConfig(t)
 	s := startStray(t, cfg)
-	pid := s.pid
+	pid := s.Cmd.Process.Pid
 	id, err := identify(pid)
 	if err != nil || id.start&psStartMark == 0 || id.exe != filepath.Base(cfg.Command.Path)[:min(15, len(filepath.Base(cfg.Command.Path)))] {
 		t.Fatalf("identify without procfs: %+v, %v", id, err)
@@ -134,7 +105,7 @@ func TestStopLeftoverWithoutProc(t *testing.T) {
 	if got, err := StopLeftover(t.Context(), cfg.PIDFile, time.Second); got != pid || err != nil {
 		t.Fatalf("StopLeftover = %d, %v", got, err)
 	}
-	s.wait(t)
+	s.Wait(t)
 }
 
 // A leftover that ignores SIGTERM is killed after the stop_timeout given,
@@ -142,7 +113,7 @@ func TestStopLeftoverWithoutProc(t *testing.T) {
 func TestStopLeftoverWaitsStopTimeout(t *testing.T) {
 	cfg := realConfig(t)
 	s := startStray(t, cfg, "FAKE_LLAMA_IGNORE_SIGTERM=1")
-	pid := s.pid
+	pid := s.Cmd.Process.Pid
 	waitHealthy(t, cfg.Port) // its signal handling is in place
 	record(t, cfg, pid, cfg.Command.Path)
 	const stopTimeout = 300 * time.Millisecond
@@ -153,7 +124,7 @@ func TestStopLeftoverWaitsStopTimeout(t *testing.T) {
 	if d := time.Since(start); d < stopTimeout {
 		t.Fatalf("killed after %v, before stop_timeout", d)
 	}
-	if err := s.wait(t); !strings.Contains(fmt.Sprint(err), "killed") {
+	if err := s.Wait(t); !strings.Contains(fmt.Sprint(err), "killed") {
 		t.Fatalf("leftover ended with %v; want killed", err)
 	}
 }
@@ -165,16 +136,16 @@ func TestStopLeftoverInterruptedKeepsThePIDFile(t *testing.T) {
 	cfg := realConfig(t)
 	s := startStray(t, cfg, "FAKE_LLAMA_IGNORE_SIGTERM=1")
 	waitHealthy(t, cfg.Port)
-	record(t, cfg, s.pid, cfg.Command.Path)
+	record(t, cfg, s.Cmd.Process.Pid, cfg.Command.Path)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // the wait after the polite stop ends at once
 	if _, err := StopLeftover(ctx, cfg.PIDFile, time.Hour); err == nil {
 		t.Fatal("StopLeftover returned no error for the cancelled wait")
 	}
-	if syscall.Kill(s.pid, 0) != nil {
-		t.Fatalf("the leftover %d ended; the test needs it alive", s.pid)
+	if syscall.Kill(s.Cmd.Process.Pid, 0) != nil {
+		t.Fatalf("the leftover %d ended; the test needs it alive", s.Cmd.Process.Pid)
 	}
 	if _, err := os.Stat(cfg.PIDFile); err != nil {
-		t.Fatalf("pid file gone while the leftover %d still runs: %v", s.pid, err)
+		t.Fatalf("pid file gone while the leftover %d still runs: %v", s.Cmd.Process.Pid, err)
 	}
 }

@@ -5,7 +5,6 @@ package supervisor
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
@@ -17,17 +16,17 @@ func TestRealLiveView(t *testing.T) {
 	cfg.Command.Args = append(cfg.Command.Args, "--metrics", "-np", "4")
 	cfg.LiveView = true
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.SlotsTotal > 0 })
+	st := waitFor(t, sub, func(st status.Status) bool { return st.Activity.SlotsTotal > 0 })
 	if st.State != status.Running || st.Activity.SlotsTotal != 4 || st.Activity.SlotsBusy != 0 || st.Activity.RSSBytes < 1<<20 {
 		t.Fatalf("idle activity %+v", st)
 	}
 	release := fakellamatest.HoldCompletion(t, cfg.Port)
-	st = waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.Busy() })
+	st = waitFor(t, sub, func(st status.Status) bool { return st.Activity.Busy() })
 	if st.Activity.SlotsBusy != 1 {
 		t.Fatalf("busy activity %+v", st.Activity)
 	}
 	release()
-	st = waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.TokensPerSecond > 0 && !st.Activity.Busy() })
+	st = waitFor(t, sub, func(st status.Status) bool { return st.Activity.TokensPerSecond > 0 && !st.Activity.Busy() })
 	if st.Activity.TokensPerSecond < 30 || st.Activity.TokensPerSecond > 45 { // FAKE_LLAMA_TPS' default, 38.2
 		t.Fatalf("tokens/s %v", st.Activity.TokensPerSecond)
 	}
@@ -40,7 +39,7 @@ func TestRealLiveViewLeavesOutWhatIsNotOffered(t *testing.T) {
 	cfg.Command.Args = append(cfg.Command.Args, "--no-slots")
 	cfg.LiveView = true
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.RSSBytes > 0 })
+	st := waitFor(t, sub, func(st status.Status) bool { return st.Activity.RSSBytes > 0 })
 	if st.Activity.SlotsTotal != 0 || st.Activity.TokensPerSecond != 0 {
 		t.Fatalf("activity %+v", st.Activity)
 	}
@@ -56,7 +55,7 @@ func TestRealLiveViewWithAPIKey(t *testing.T) {
 	cfg.APIKey = "sekrit"
 	cfg.LiveView = true
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool { return st.Activity.SlotsTotal > 0 })
+	st := waitFor(t, sub, func(st status.Status) bool { return st.Activity.SlotsTotal > 0 })
 	if st.Activity.SlotsTotal != 1 {
 		t.Fatalf("activity %+v", st.Activity)
 	}

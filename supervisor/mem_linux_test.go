@@ -6,7 +6,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // A router's model servers are its children: their memory counts too.
@@ -18,15 +19,11 @@ func TestMemReaderCountsDescendants(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
 	pid := cmd.Process.Pid
-	deadline := time.Now().Add(10 * time.Second)
 	var kids []int
-	for len(kids) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("children of %d: %v", pid, kids)
-		}
-		time.Sleep(5 * time.Millisecond) // waiting for another process to fork
+	testenv.Eventually(t, "the shell to fork its two children", func() bool { // polling another process
 		kids = descendants(pid, maxMembers)
-	}
+		return len(kids) >= 2
+	})
 	own, ok := statmRSS(pid)
 	if !ok || own == 0 {
 		t.Fatalf("own rss %d, %v", own, ok)
@@ -44,13 +41,10 @@ func TestMemReaderCountsDescendants(t *testing.T) {
 	}
 	// A member that exits is dropped at the next reading.
 	syscall.Kill(kids[0], syscall.SIGKILL)
-	for slices.Contains(m.members, kids[0]) {
-		if time.Now().After(deadline) {
-			t.Fatalf("members %v still hold %d", m.members, kids[0])
-		}
-		time.Sleep(5 * time.Millisecond)
+	testenv.Eventually(t, "the exited member to be dropped", func() bool {
 		m.read()
-	}
+		return !slices.Contains(m.members, kids[0])
+	})
 	if newMemReader(os.Getpid()+1<<22).read() != 0 {
 		t.Fatal("a process that does not exist has memory")
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 // These tests run the supervisor against real child processes: the test
@@ -24,10 +25,7 @@ import (
 // one (503 while loading, SIGABRT on SIGTERM, stderr-only logging).
 
 func TestMain(m *testing.M) {
-	fakellama.RunIfHelper()
-	if os.Getenv(agentHelperEnv) == "1" {
-		os.Exit(agentHelper())
-	}
+	testproc.RunChild(agentChild, agentHelper)
 	os.Exit(m.Run())
 }
 
@@ -42,11 +40,14 @@ func realConfig(t *testing.T, knobs ...string) Config {
 		t.Fatal(err)
 	}
 	path, env := fakellamatest.HelperCommand()
-	port := fakellamatest.FreePort(t)
+	port := testenv.FreePort(t)
+	// Fast enough to keep the tests short, slow enough that a loaded
+	// machine does not make a healthy child look hung: a probe may take
+	// the whole interval, and only seconds without one good probe count.
 	p := DefaultPolicy()
 	p.InitialBackoff, p.MaxBackoff = 10*time.Millisecond, 20*time.Millisecond
-	p.HealthCheckInterval, p.HealthCheckTimeout = 50*time.Millisecond, 300*time.Millisecond
-	p.StartupTimeout, p.StopTimeout = 5*time.Second, 2*time.Second
+	p.HealthCheckInterval, p.HealthCheckTimeout = 200*time.Millisecond, 3*time.Second
+	p.StartupTimeout, p.StopTimeout = testenv.WaitLimit, 2*time.Second
 	return Config{
 		Command: &Command{
 			Path: path,
@@ -85,10 +86,10 @@ func realRun(t *testing.T, cfg Config, opts ...Option) (*Supervisor, *status.Sub
 	return sup, sub, stop
 }
 
-// waitFor reads events until one matches, failing after the deadline.
-func waitFor(t *testing.T, sub *status.Subscription, d time.Duration, match func(status.Status) bool) status.Status {
+// waitFor reads events until one matches, failing after testenv.WaitLimit.
+func waitFor(t *testing.T, sub *status.Subscription, match func(status.Status) bool) status.Status {
 	t.Helper()
-	timer := time.NewTimer(d)
+	timer := time.NewTimer(testenv.WaitLimit)
 	defer timer.Stop()
 	for {
 		select {
@@ -100,7 +101,7 @@ func waitFor(t *testing.T, sub *status.Subscription, d time.Duration, match func
 				return ev.Status
 			}
 		case <-timer.C:
-			t.Fatalf("no matching status within %v", d)
+			t.Fatalf("no matching status within %v", testenv.WaitLimit)
 		}
 	}
 }
@@ -114,7 +115,7 @@ func alive(pid int) bool { return processAlive(pid) }
 func TestRealChildRunsAndStopsCleanly(t *testing.T) {
 	cfg := realConfig(t)
 	sup, sub, stop := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.Running))
+	st := waitFor(t, sub, state(status.Running))
 	pid := st.PID
 	if !alive(pid) {
 		t.Fatalf("running pid %d is not alive", pid)
@@ -124,7 +125,7 @@ func TestRealChildRunsAndStopsCleanly(t *testing.T) {
 	}
 	sup.Stop()
 	// The real server dies by SIGABRT on SIGTERM: a requested stop, not a crash.
-	waitFor(t, sub, 10*time.Second, state(status.Stopped))
+	waitFor(t, sub, state(status.Stopped))
 	if alive(pid) {
 		t.Fatalf("child %d still alive after stop", pid)
 	}
@@ -149,7 +150,7 @@ func TestRealCrashLoopGivesUpWithTellingError(t *testing.T) {
 	cfg.Policy.MaxRestarts = 2
 	_, sub, _ := realRun(t, cfg)
 	var restarts []int
-	st := waitFor(t, sub, 20*time.Second, func(st status.Status) bool {
+	st := waitFor(t, sub, func(st status.Status) bool {
 		if st.State == status.Restarting {
 			restarts = append(restarts, st.Attempt)
 		}
@@ -171,7 +172,7 @@ func TestRealBadArgumentExitsWithItsMessage(t *testing.T) {
 	cfg.Policy.MaxRestarts = 3
 	_, sub, _ := realRun(t, cfg)
 	var restarts int
-	st := waitFor(t, sub, 10*time.Second, func(st status.Status) bool {
+	st := waitFor(t, sub, func(st status.Status) bool {
 		if st.State == status.Restarting {
 			restarts++
 		}
@@ -185,37 +186,25 @@ func TestRealBadArgumentExitsWithItsMessage(t *testing.T) {
 
 func TestRealPortHeldByAnotherProgram(t *testing.T) {
 	cfg := realConfig(t)
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { // answer connections, like any server would
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	other := testenv.Serve(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), testenv.HangUp)
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 5*time.Second, func(st status.Status) bool { return st.PortConflict() })
+	st := waitFor(t, sub, func(st status.Status) bool { return st.PortConflict() })
 	if st.State != status.NotSpawning || st.Reason != fmt.Sprintf("port %d is already in use", cfg.Port) {
 		t.Fatalf("reason %q", st.Reason)
 	}
-	l.Close()
+	other.Close()
 	// Freed: it starts by itself within a health_check_interval or two.
-	waitFor(t, sub, 10*time.Second, state(status.Running))
+	waitFor(t, sub, state(status.Running))
 }
 
 func TestRealSIGTERMIgnoringChildIsKilled(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_IGNORE_SIGTERM=1")
 	cfg.Policy.StopTimeout = 200 * time.Millisecond
 	sup, sub, _ := realRun(t, cfg)
-	pid := waitFor(t, sub, 10*time.Second, state(status.Running)).PID
+	pid := waitFor(t, sub, state(status.Running)).PID
 	start := time.Now()
 	sup.Stop()
-	waitFor(t, sub, 10*time.Second, state(status.Stopped))
+	waitFor(t, sub, state(status.Stopped))
 	if d := time.Since(start); d < cfg.Policy.StopTimeout {
 		t.Fatalf("stopped after %v, before stop_timeout", d)
 	}
@@ -227,8 +216,8 @@ func TestRealSIGTERMIgnoringChildIsKilled(t *testing.T) {
 func TestRealHangIsUnhealthy(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_HANG_AFTER=100ms")
 	_, sub, _ := realRun(t, cfg)
-	first := waitFor(t, sub, 10*time.Second, state(status.Running)).PID
-	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
+	first := waitFor(t, sub, state(status.Running)).PID
+	st := waitFor(t, sub, state(status.Restarting))
 	if !strings.HasPrefix(st.LastError, "unhealthy") {
 		t.Fatalf("last_error %q", st.LastError)
 	}
@@ -237,34 +226,52 @@ func TestRealHangIsUnhealthy(t *testing.T) {
 	}
 }
 
+// A child that never finishes loading is given up after startup_timeout,
+// and last_error says so with the last answer: "Loading model". On a loaded
+// machine a child may not even have bound its port before the timeout (its
+// last answer is then "connection refused"): such an attempt proves
+// nothing, the next one is looked at.
 func TestRealStartupTimeout(t *testing.T) {
 	cfg := realConfig(t, "FAKE_LLAMA_LOAD=1h")
-	cfg.Policy.StartupTimeout = 300 * time.Millisecond
+	cfg.Policy.StartupTimeout = time.Second
+	cfg.Policy.MaxRestarts = 10
 	_, sub, _ := realRun(t, cfg)
-	st := waitFor(t, sub, 10*time.Second, state(status.Restarting))
-	if !strings.Contains(st.LastError, "startup_timeout") || !strings.Contains(st.LastError, "Loading model") {
-		t.Fatalf("last_error %q", st.LastError)
+	for {
+		st := waitFor(t, sub, func(st status.Status) bool {
+			return st.State == status.Restarting || st.State == status.FailedAfterMaxRestarts
+		})
+		if !strings.Contains(st.LastError, "not ready within startup_timeout 1s") {
+			t.Fatalf("last_error %q", st.LastError)
+		}
+		if strings.Contains(st.LastError, "Loading model") {
+			return
+		}
+		if st.State == status.FailedAfterMaxRestarts {
+			t.Fatalf("no child answered before its startup_timeout in %d attempts; last_error %q", cfg.Policy.MaxRestarts+1, st.LastError)
+		}
+		t.Logf("attempt %d ended before its child answered: %s", st.Attempt, st.LastError)
 	}
 }
 
 // --- the agent dies by SIGKILL: its child must not outlive it ---
 
-const agentHelperEnv = "OCM_SUPERVISOR_AGENT_HELPER"
+// agentChild is the child (see testproc) that is a minimal agent.
+const agentChild = "supervisor-agent"
 
-// agentHelper is a minimal agent: it supervises the fake llama-server from
-// the config in the environment until it is killed. With WRAP=1 the server
-// is started through a shell that does not exec and forks two servers (pid
-// files PF1 and PF2, the second on PORT2), as a wrapper script or a router
-// would.
+// agentHelper is a minimal agent: it supervises the fake llama-server (this
+// binary again, as another child) from the config in the environment until
+// it is killed. With WRAP=1 the server is started through a shell that
+// does not exec and forks two servers (pid files PF1 and PF2, the second on
+// PORT2), as a wrapper script or a router would.
 func agentHelper() int {
 	port, _ := strconv.Atoi(os.Getenv("AGENT_PORT"))
-	self, _ := os.Executable()
-	env := append(os.Environ(), fakellama.HelperEnv+"=1", agentHelperEnv+"=0", "FAKE_LLAMA_PIDFILE="+os.Getenv("AGENT_CHILD_PIDFILE"))
-	cmd := &Command{Path: self, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env}
+	fake, env := fakellamatest.HelperCommand()
+	env = append(env, "FAKE_LLAMA_PIDFILE="+os.Getenv("AGENT_CHILD_PIDFILE"))
+	cmd := &Command{Path: fake, Args: []string{"-m", os.Getenv("AGENT_MODEL"), "--port", strconv.Itoa(port)}, Env: env}
 	if os.Getenv("WRAP") == "1" {
 		cmd = &Command{Path: "/bin/sh", Args: []string{"-c", `FAKE_LLAMA_PIDFILE="$PF1" "$@" --port "$AGENT_PORT" &
 FAKE_LLAMA_PIDFILE="$PF2" "$@" --port "$PORT2" &
-wait`, "sh", self, "-m", os.Getenv("AGENT_MODEL")}, Env: env}
+wait`, "sh", fake, "-m", os.Getenv("AGENT_MODEL")}, Env: env}
 	}
 	cfg := Config{Command: cmd, ProbeHost: "127.0.0.1", Port: port, Policy: DefaultPolicy()}
 	New(cfg).Run(context.Background())
@@ -272,37 +279,26 @@ wait`, "sh", self, "-m", os.Getenv("AGENT_MODEL")}, Env: env}
 }
 
 // startAgentHelper starts agentHelper with a model in dir and env added.
-func startAgentHelper(t *testing.T, dir string, env ...string) *exec.Cmd {
+func startAgentHelper(t *testing.T, dir string, env ...string) *testproc.Proc {
 	t.Helper()
 	model := filepath.Join(dir, "m.gguf")
 	if err := fakellama.WriteModel(model); err != nil {
 		t.Fatal(err)
 	}
-	self, _ := os.Executable()
-	agent := exec.Command(self, "-test.run=^$")
-	agent.Env = append(os.Environ(), agentHelperEnv+"=1", "AGENT_MODEL="+model)
-	agent.Env = append(agent.Env, env...)
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
-	return agent
+	cmd := testproc.Command(agentChild)
+	cmd.Env = append(append(cmd.Env, "AGENT_MODEL="+model), env...)
+	return testproc.Start(t, cmd)
 }
 
 func TestChildDiesWithSIGKILLedAgent(t *testing.T) {
 	dir := t.TempDir()
 	childPIDFile := filepath.Join(dir, "child.pid")
-	agent := startAgentHelper(t, dir, "AGENT_PORT="+strconv.Itoa(fakellamatest.FreePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
+	agent := startAgentHelper(t, dir, "AGENT_PORT="+strconv.Itoa(testenv.FreePort(t)), "AGENT_CHILD_PIDFILE="+childPIDFile)
 	childPID := readPID(t, childPIDFile)
 	killOnCleanup(t, childPID)
 	killedAt := time.Now()
-	agent.Process.Kill()
-	agent.Wait()
-	for alive(childPID) {
-		if time.Since(killedAt) > 5*time.Second {
-			t.Fatalf("child %d outlived the SIGKILLed agent", childPID)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	agent.Cmd.Process.Kill()
+	agent.Wait(t)
+	testenv.Eventually(t, fmt.Sprintf("child %d to die with the SIGKILLed agent", childPID), func() bool { return !alive(childPID) })
 	t.Logf("child died %v after the agent's SIGKILL", time.Since(killedAt))
 }

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // TestSoakChaos runs a real Supervisor over the fake llama-server for a while
@@ -58,7 +60,7 @@ func TestSoakChaos(t *testing.T) {
 	t.Logf("seed %d (OCM_SOAK_SEED=%d repeats the action sequence), duration %v", seed, seed, dur)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
-	baseGoroutines := runtime.NumGoroutine()
+	testenv.NoLeaks(t) // checked last, after finish below
 	baseFDs := openFDs(t)
 
 	w := newSoakWorld(t, rng)
@@ -101,8 +103,8 @@ func TestSoakChaos(t *testing.T) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return within 30s of the cancel")
+		case <-time.After(testenv.WaitLimit):
+			t.Errorf("Run did not return within %v of the cancel", testenv.WaitLimit)
 		}
 		close(samplerStop)
 		<-samplerDone
@@ -112,7 +114,7 @@ func TestSoakChaos(t *testing.T) {
 
 	// Sanity first: the setup does reach running, so the chaos below acts
 	// on real, healthy children and not on a misconfigured one.
-	if !waitStatus(pokes, sup, 20*time.Second, func(st status.Status) bool { return st.State == status.Running }) {
+	if !waitStatus(pokes, sup, testenv.WaitLimit, func(st status.Status) bool { return st.State == status.Running }) {
 		t.Fatalf("never reached running: %+v", sup.Hub().Status())
 	}
 
@@ -124,7 +126,7 @@ func TestSoakChaos(t *testing.T) {
 		w.chaos(sup, pokes)
 		// A random pause between actions: part of the workload.
 		time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
-		requireNoLingeringZombies(t, time.Second)
+		requireNoLingeringZombies(t)
 		if err := rec.err(); err != nil {
 			t.Fatalf("after %d cycles: %v", cycles, err)
 		}
@@ -151,11 +153,9 @@ func TestSoakChaos(t *testing.T) {
 	if kids := ourChildren(); len(kids) != 0 {
 		t.Fatalf("children left after Run returned: %v", kids)
 	}
-	waitBaseline(t, "goroutines", baseGoroutines, runtime.NumGoroutine, func() string {
-		buf := make([]byte, 1<<20)
-		return string(buf[:runtime.Stack(buf, true)])
-	})
-	waitBaseline(t, "open file descriptors", baseFDs, func() int { return openFDs(t) }, func() string { return fdList() })
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return openFDs(t) <= baseFDs }) {
+		t.Fatalf("open file descriptors: %d after the soak, %d before\n%s", openFDs(t), baseFDs, fdList())
+	}
 
 	st := rec.stats()
 	t.Logf("%d cycles in %v (seed %d): %d status changes, %d children spawned, running %d times, "+
@@ -164,8 +164,11 @@ func TestSoakChaos(t *testing.T) {
 		cycles, elapsed.Round(time.Millisecond), seed, st.events, st.spawns, st.counts[status.Running],
 		st.counts[status.Restarting], st.counts[status.FailedAfterMaxRestarts], st.counts[status.NotSpawning], w.actionSummary(),
 		sampler.samples.Load(), sampler.maxAlive.Load())
-	if dur >= 10*time.Second && st.counts[status.Running] < 10 {
-		t.Fatalf("running only %d times: the soak exercised almost nothing", st.counts[status.Running])
+	// A check of the set-up, not of speed: once the chaos began, a child
+	// came up again at least once (how often depends on the machine's
+	// load and the seed, and is only logged above).
+	if dur >= 10*time.Second && st.counts[status.Running] < 2 {
+		t.Fatalf("running only %d times: no child came up again during the chaos", st.counts[status.Running])
 	}
 }
 
@@ -364,23 +367,12 @@ func (w *soakWorld) signalChild(sig syscall.Signal) bool {
 // holdPort makes a foreign program listen on the child's port for d (only
 // possible while no child holds it); it reports whether it could.
 func (w *soakWorld) holdPort(d time.Duration) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(w.base.Port)))
+	srv, err := testenv.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(w.base.Port)), testenv.HangUp)
 	if err != nil {
 		return false // the child has it
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	})
-	time.Sleep(d)
-	l.Close()
-	wg.Wait()
+	time.Sleep(d) // how long the foreign program stays: part of the workload
+	srv.Close()
 	return true
 }
 
@@ -629,7 +621,7 @@ func (s *childSampler) loop(stop <-chan struct{}) {
 		for k, since := range zombieSince {
 			if !seen[k] {
 				delete(zombieSince, k)
-			} else if now.Sub(since) > 2*time.Second {
+			} else if now.Sub(since) > zombieLimit {
 				s.fail(fmt.Errorf("child %d has been a zombie for %v", k.pid, now.Sub(since).Round(time.Millisecond)))
 			}
 		}
@@ -658,9 +650,14 @@ func (s *childSampler) err() error {
 	return s.failure
 }
 
+// zombieLimit is how long a child of ours may stay a zombie: exited
+// children are reaped at once, but on a loaded machine "at once" can take
+// seconds to get scheduled.
+const zombieLimit = 10 * time.Second
+
 // requireNoLingeringZombies fails if a child of ours that is a zombie now
-// is still one after grace: exited children are reaped at once.
-func requireNoLingeringZombies(t *testing.T, grace time.Duration) {
+// is still one after zombieLimit.
+func requireNoLingeringZombies(t *testing.T) {
 	t.Helper()
 	type key struct {
 		pid   int
@@ -672,8 +669,8 @@ func requireNoLingeringZombies(t *testing.T, grace time.Duration) {
 			zombies[key{p.pid, p.start}] = true
 		}
 	}
-	deadline := time.Now().Add(grace)
-	for len(zombies) > 0 {
+	// Polling the process table: there is no event for "reaped".
+	if !testenv.Poll(zombieLimit, func() bool {
 		still := map[key]bool{}
 		for _, p := range ourChildren() {
 			if k := (key{p.pid, p.start}); p.state == 'Z' && zombies[k] {
@@ -681,13 +678,9 @@ func requireNoLingeringZombies(t *testing.T, grace time.Duration) {
 			}
 		}
 		zombies = still
-		if len(zombies) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("children still zombies %v later (pid, start time): %v", grace, zombies)
-		}
-		time.Sleep(time.Millisecond) // polling the process table; there is no event for "reaped"
+		return len(zombies) == 0
+	}) {
+		t.Fatalf("children still zombies %v later (pid, start time): %v", zombieLimit, zombies)
 	}
 }
 
@@ -710,22 +703,4 @@ func fdList() string {
 		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
 	}
 	return b.String()
-}
-
-// waitBaseline polls until count() is back to at most base, failing with
-// detail() after a deadline: goroutines and connections wind down
-// asynchronously after Run returns.
-func waitBaseline(t *testing.T, what string, base int, count func() int, detail func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := count()
-		if n <= base {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d after the soak, %d before\n%s", what, n, base, detail())
-		}
-		time.Sleep(10 * time.Millisecond) // polling: nothing signals "the last goroutine ended"
-	}
 }

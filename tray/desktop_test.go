@@ -4,6 +4,7 @@ package tray
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -16,13 +17,14 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
 // item waits until the helper exports its StatusNotifierItem.
 func (p *trayProc) item(d *desktoptest.Desktop) *desktoptest.Item {
 	p.t.Helper()
-	return desktoptest.FindItem(p.t, d.Bus, p.cmd.Process.Pid)
+	return desktoptest.FindItem(p.t, d.Bus, p.Cmd.Process.Pid)
 }
 
 // iconIs reports whether the item sends state's icon, in one size.
@@ -52,7 +54,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 
 	// Icon and tooltip follow Update.
 	p.update(running)
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Fatal("IconPixmap never became the running icon")
 	}
 	runningPix := it.IconPixmap()[0].Pix
@@ -60,13 +62,13 @@ func TestTrayOnARealPanel(t *testing.T) {
 		t.Errorf("tooltip %q, want %q", got, want)
 	}
 	p.update(failed)
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.FailedAfterMaxRestarts) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return iconIs(t, it, status.FailedAfterMaxRestarts) }) {
 		t.Fatal("IconPixmap never became the failed icon")
 	}
 	if bytes.Equal(it.IconPixmap()[0].Pix, runningPix) {
 		t.Error("running and failed send the same pixels")
 	}
-	if !desktoptest.Poll(waitTimeout, func() bool { return it.ToolTip().Title == status.Tooltip(failed) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return it.ToolTip().Title == status.Tooltip(failed) }) {
 		t.Errorf("tooltip %q, want %q", it.ToolTip().Title, status.Tooltip(failed))
 	}
 
@@ -84,7 +86,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 		want := []string{status.MenuTitle(st), "Open chat", "Copy server URL", toggle, "Restart llama-server", "Open settings", "Open logs", "Quit"}
 		return slices.Equal(labels(), want)
 	}
-	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Start llama-server", failed) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return wantMenu("Start llama-server", failed) }) {
 		t.Fatalf("menu when failed: %q", labels())
 	}
 	if it.Entry(status.MenuTitle(failed)).Enabled {
@@ -98,10 +100,10 @@ func TestTrayOnARealPanel(t *testing.T) {
 	p.expect("action start")
 
 	p.update(running)
-	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Stop llama-server", running) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return wantMenu("Stop llama-server", running) }) {
 		t.Fatalf("menu when running: %q", labels())
 	}
-	if !desktoptest.Poll(waitTimeout, func() bool { return it.Entry("Open chat").Enabled && it.Entry("Copy server URL").Enabled }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return it.Entry("Open chat").Enabled && it.Entry("Copy server URL").Enabled }) {
 		t.Fatal("Open chat and Copy server URL stay disabled while running")
 	}
 	it.Click("Open chat")
@@ -119,7 +121,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 	p.expect("action logs")
 
 	p.update(stopped)
-	if !desktoptest.Poll(waitTimeout, func() bool { return wantMenu("Start llama-server", stopped) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return wantMenu("Start llama-server", stopped) }) {
 		t.Fatalf("menu when stopped: %q", labels())
 	}
 
@@ -133,12 +135,8 @@ func TestTrayOnARealPanel(t *testing.T) {
 		}
 		start := time.Now()
 		p.update(st)
-		select {
-		case <-sigs:
-			lat = append(lat, time.Since(start))
-		case <-time.After(waitTimeout):
-			t.Fatalf("no NewIcon after Update %d", i)
-		}
+		testenv.Recv(t, sigs, fmt.Sprintf("NewIcon after Update %d", i))
+		lat = append(lat, time.Since(start))
 	}
 	unsubscribe()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -157,7 +155,7 @@ func TestTrayOnARealPanel(t *testing.T) {
 	p.send("quit")
 	p.expect("exited")
 	p.waitExit()
-	if desktoptest.Poll(time.Second, it.Registered) && d.HasName(it.Owner) {
+	if testenv.Poll(time.Second, it.Registered) && d.HasName(it.Owner) {
 		t.Error("the item is still on the bus after Run returned")
 	}
 }
@@ -172,7 +170,7 @@ func screenshotWith(t *testing.T, d *desktoptest.Desktop, path string, icon []by
 	}
 	c := img.At(img.Bounds().Dx()/2, img.Bounds().Dy()*3/4) // inside the fill, off the "!"
 	r0, g0, b0, _ := c.RGBA()
-	ok := desktoptest.Poll(waitTimeout, func() bool {
+	ok := testenv.Poll(testenv.WaitLimit, func() bool {
 		if err := d.ScreenshotPanel(path, 160); err != nil {
 			t.Logf("screenshot: %v", err)
 			return false
@@ -218,7 +216,7 @@ func TestTrayWaitsForAHost(t *testing.T) {
 	it := p.item(d)
 	p.update(running)
 	// The helper's log says why there is no icon, once.
-	if !desktoptest.Poll(waitTimeout, func() bool { return countLines(p.log(), "no tray host") == 1 }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return countLines(p.log(), "no tray host") == 1 }) {
 		t.Fatalf("no single 'no tray host' message in %q", p.log())
 	}
 	if got := countLines(p.log(), "AppIndicator"); got != 1 {
@@ -226,7 +224,7 @@ func TestTrayWaitsForAHost(t *testing.T) {
 	}
 	d.StartPanel()
 	it.WaitRegistered()
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Error("the icon is not the running one once the host appeared")
 	}
 	if countLines(p.log(), "no tray host") != 1 {
@@ -248,15 +246,9 @@ func TestTrayReregistersAfterSystrayWatcherDied(t *testing.T) {
 	it.WaitRegistered()
 	alive := func() bool {
 		p.send("goroutines")
-		select {
-		case l := <-p.out:
-			return l == "stayRegistered true"
-		case <-time.After(waitTimeout):
-			t.Fatal("helper did not answer")
-			return false
-		}
+		return testenv.Recv(t, p.out, "the helper's answer") == "stayRegistered true"
 	}
-	if !desktoptest.Poll(waitTimeout, alive) {
+	if !testenv.Poll(testenv.WaitLimit, alive) {
 		t.Fatal("systray's re-registration goroutine never started")
 	}
 	emit := func() bool {
@@ -266,13 +258,13 @@ func TestTrayReregistersAfterSystrayWatcherDied(t *testing.T) {
 		}
 		return !alive()
 	}
-	if !desktoptest.Poll(waitTimeout, emit) {
+	if !testenv.Poll(testenv.WaitLimit, emit) {
 		t.Fatal("the signal did not end systray's goroutine (the trap may be fixed upstream)")
 	}
 	p.update(running)
 	d.RestartPanel()
 	it.WaitRegistered()
-	if !desktoptest.Poll(waitTimeout, func() bool { return iconIs(t, it, status.Running) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return iconIs(t, it, status.Running) }) {
 		t.Error("wrong icon after re-registration")
 	}
 	p.send("quit")
@@ -311,16 +303,16 @@ func TestTrayShowsActivity(t *testing.T) {
 		icon string
 	}{{idle, "running"}, {busy, icons.RunningBusy}, {idle, "running"}, {asleep, icons.RunningSleeping}, {busy, icons.RunningBusy}} {
 		p.update(c.st)
-		if !desktoptest.Poll(waitTimeout, func() bool { return pixmapIs(t, it, icons.PNGFor(c.st, iconSize)) }) {
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return pixmapIs(t, it, icons.PNGFor(c.st, iconSize)) }) {
 			t.Fatalf("icon never became %s", c.icon)
 		}
 		if icons.Name(c.st) != c.icon {
 			t.Fatalf("icon name %s, want %s", icons.Name(c.st), c.icon)
 		}
-		if !desktoptest.Poll(waitTimeout, func() bool { return it.ToolTip().Title == status.Tooltip(c.st) }) {
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return it.ToolTip().Title == status.Tooltip(c.st) }) {
 			t.Fatalf("tooltip %q, want %q", it.ToolTip().Title, status.Tooltip(c.st))
 		}
-		if !desktoptest.Poll(waitTimeout, func() bool { return slices.Contains(it.VisibleLabels(), status.MenuTitle(c.st)) }) {
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return slices.Contains(it.VisibleLabels(), status.MenuTitle(c.st)) }) {
 			t.Fatalf("menu %q lacks %q", it.VisibleLabels(), status.MenuTitle(c.st))
 		}
 	}

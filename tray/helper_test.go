@@ -2,13 +2,13 @@ package tray
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,6 +18,8 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -25,12 +27,11 @@ import (
 // shows a real tray runs this test binary again as a helper process that
 // does only that (see helperMain) and talks to it over stdin/stdout.
 
-const helperEnv = "OCM_TRAY_TEST_HELPER"
+// helperName is the child (see testproc) that shows the tray.
+const helperName = "tray"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
-		os.Exit(helperMain())
-	}
+	testproc.RunChild(helperName, helperMain)
 	os.Exit(m.Run())
 }
 
@@ -159,66 +160,40 @@ func (c *testCatalog) Changes() (<-chan struct{}, func()) { return c.pokes, func
 
 // trayProc is the test's side of a helper.
 type trayProc struct {
+	*testproc.Proc
 	t     *testing.T
-	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   chan string
-	done  chan struct{}
-
-	mu     sync.Mutex
-	stderr []string
+	out   chan string // its stdout, line by line; closed when it exited
 }
 
 func startTray(t *testing.T, env []string, extra ...string) *trayProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(env, helperEnv+"=1"), extra...)
-	// Race reports of the helper are checked in Cleanup (see
+	cmd := testproc.Command(helperName)
+	// The session's environment, this child's name and what makes the
+	// helper's race reports be checked in Cleanup (see
 	// desktoptest.LibraryRace) rather than turned into exit status 66.
-	cmd.Env = append(cmd.Env, "GORACE=exitcode=0")
+	cmd.Env = testproc.EnvFrom(append(append(env, extra...), "GORACE=exitcode=0"), helperName)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &trayProc{t: t, cmd: cmd, stdin: stdin, out: make(chan string, 256), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
+	p := &trayProc{t: t, stdin: stdin, out: make(chan string, 256)}
+	cmd.Stdout = &lineWriter{lines: p.out}
+	p.Proc = testproc.Start(t, cmd)
 	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.out <- sc.Text()
-		}
+		<-p.Done() // Wait returned: nothing writes to out any more
 		close(p.out)
 	}()
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.stderr = append(p.stderr, sc.Text())
-			p.mu.Unlock()
-		}
-	}()
-	go func() { wg.Wait(); cmd.Wait(); close(p.done) }()
+	// Registered after Start's cleanup, so it runs first: the helper quits
+	// by itself when its stdin closes.
 	t.Cleanup(func() {
 		stdin.Close()
 		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
+		case <-p.Done():
+		case <-time.After(testenv.WaitLimit):
+			t.Errorf("the tray helper did not exit %v after its stdin closed", testenv.WaitLimit)
+			p.Cmd.Process.Kill()
+			<-p.Done()
 		}
 		for _, r := range desktoptest.RaceReports(p.log()) {
 			if desktoptest.LibraryRace(r) {
@@ -237,10 +212,26 @@ func startTray(t *testing.T, env []string, extra ...string) *trayProc {
 	return p
 }
 
+// lineWriter hands what a child writes to a channel, line by line.
+type lineWriter struct {
+	lines chan<- string
+	part  []byte
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.part = append(w.part, b...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		w.lines <- string(w.part[:i])
+		w.part = w.part[i+1:]
+	}
+}
+
 func (p *trayProc) log() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.stderr...)
+	return strings.Split(p.Stderr.String(), "\n")
 }
 
 func (p *trayProc) update(st status.Status) {
@@ -262,33 +253,22 @@ func (p *trayProc) send(line string) {
 // expect waits for a line on the helper's stdout; other lines fail the test.
 func (p *trayProc) expect(want string) {
 	p.t.Helper()
-	select {
-	case got, ok := <-p.out:
-		if !ok {
-			p.t.Fatalf("helper exited while waiting for %q", want)
-		}
-		if got != want {
-			p.t.Fatalf("helper said %q, want %q", got, want)
-		}
-	case <-time.After(waitTimeout):
-		p.t.Fatalf("helper did not say %q within %v", want, waitTimeout)
+	got := testenv.Recv(p.t, p.out, fmt.Sprintf("the helper to say %q", want))
+	if got == "" && p.Exited() { // out is closed
+		p.t.Fatalf("helper exited while waiting for %q", want)
+	}
+	if got != want {
+		p.t.Fatalf("helper said %q, want %q", got, want)
 	}
 }
 
 // waitExit waits for the helper to end and checks it exited 0.
 func (p *trayProc) waitExit() {
 	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(waitTimeout):
-		p.t.Fatal("helper did not exit")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Fatalf("helper exited with %d", code)
+	if err := p.Wait(p.t); err != nil {
+		p.t.Fatalf("helper: %v", err)
 	}
 }
-
-const waitTimeout = 20 * time.Second
 
 func firstLines(s string, n int) string {
 	l := strings.Split(s, "\n")

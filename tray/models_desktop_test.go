@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -48,7 +49,7 @@ func TestModelsSubmenu(t *testing.T) {
 	fresh := ModelItem{ID: "fresh", Label: "fresh", Note: "is still being written (1.2 GB so far)"}
 	want := func(what string, lines ...string) {
 		t.Helper()
-		if !desktoptest.Poll(waitTimeout, func() bool { return slices.Equal(sub(it), lines) }) {
+		if !testenv.Poll(testenv.WaitLimit, func() bool { return slices.Equal(sub(it), lines) }) {
 			t.Fatalf("%s: submenu %q, want %q", what, sub(it), lines)
 		}
 	}

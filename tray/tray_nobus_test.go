@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -40,13 +41,8 @@ func runNoBus(t *testing.T) {
 		hub.Publish(status.Status{State: s}, time.Now())
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	if err := testenv.Recv(t, done, "Run to return after cancel"); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	hub.Publish(status.Status{State: status.Stopped}, time.Now()) // after Run: no panic
 	if n := strings.Count(buf.String(), "no tray icon"); n != 1 {

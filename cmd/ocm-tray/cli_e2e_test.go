@@ -12,10 +12,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 // These run the real binary for the commands a newcomer meets first: init,
@@ -196,20 +196,10 @@ func TestLogsFollow(t *testing.T) {
 
 			cmd := exec.Command(agentBin, "logs", "-n", "2", "-f")
 			cmd.Env = e.vars
-			out := &fakellamatest.Output{}
-			errOut := &fakellamatest.Output{}
-			cmd.Stdout, cmd.Stderr = out, errOut
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				<-exited
-			})
+			logs := testproc.Start(t, cmd)
+			out := logs.Stdout
 			want := "old 2\nold 3\n"
-			e.poll(10*time.Second, "the last two lines", func() bool { return out.String() == want })
+			testenv.Eventually(e.t, "the last two lines", func() bool { return out.String() == want })
 
 			appendTo := func(p, s string) {
 				f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -221,27 +211,21 @@ func TestLogsFollow(t *testing.T) {
 			}
 			appendTo(path, "old 4\n")
 			want += "old 4\n"
-			e.poll(10*time.Second, "an appended line", func() bool { return out.String() == want })
+			testenv.Eventually(e.t, "an appended line", func() bool { return out.String() == want })
 			appendTo(path, "old 5 before the rotation\n")
 			if err := os.Rename(path, path+".1"); err != nil {
 				t.Fatal(err)
 			}
 			appendTo(path, "new 1\n")
 			want += "old 5 before the rotation\nnew 1\n"
-			e.poll(10*time.Second, "the lines around the rotation", func() bool { return out.String() == want })
+			testenv.Eventually(e.t, "the lines around the rotation", func() bool { return out.String() == want })
 			appendTo(path, "new 2\n")
 			want += "new 2\n"
-			e.poll(10*time.Second, "a line in the new file", func() bool { return out.String() == want })
+			testenv.Eventually(e.t, "a line in the new file", func() bool { return out.String() == want })
 
-			cmd.Process.Signal(sig)
-			select {
-			case err := <-exited:
-				exited <- err // for Cleanup
-				if err != nil {
-					t.Fatalf("logs -f after %v: %v, stderr %q", sig, err, errOut)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("logs -f ignored %v", sig)
+			logs.Signal(t, sig)
+			if err := logs.Wait(t); err != nil {
+				t.Fatalf("logs -f after %v: %v, stderr %q", sig, err, logs.Stderr)
 			}
 			if out.String() != want {
 				t.Fatalf("printed\n%s\nwant\n%s", out, want)

@@ -24,7 +24,8 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/assets/icons"
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 )
 
@@ -34,9 +35,6 @@ import (
 // sees, from the outside: the tray item on the bus, its icon, its menu, the
 // notifications sent to the server; and that a hung notification server or
 // no session bus at all stalls nothing.
-
-// deskWait bounds each wait for the desktop or the agent to react.
-const deskWait = 20 * time.Second
 
 // Summaries of the notifications these tests expect (notify.Compose).
 const (
@@ -62,9 +60,9 @@ func (e *env) startTrayAgent(bin string, session []string, extra ...string) *age
 		if a == nil {
 			return
 		}
-		checkRaces(e.t, a.stderr.String())
+		checkRaces(e.t, a.Stderr.String())
 		if e.t.Failed() || testing.Verbose() {
-			e.t.Logf("agent stderr:\n%s", a.stderr)
+			e.t.Logf("agent stderr:\n%s", a.Stderr)
 		}
 	})
 	vars := make([]string, 0, len(e.vars)+4)
@@ -125,17 +123,17 @@ func (e *env) crashLoop() {
 }
 
 // exitCode waits for the agent to exit and returns its exit status.
-func (a *agentProc) exitCode(t *testing.T, d time.Duration) int {
+func exitCode(t *testing.T, a *agentProc) int {
 	t.Helper()
-	a.wait(t, d)
-	return a.cmd.ProcessState.ExitCode()
+	a.Wait(t)
+	return a.Cmd.ProcessState.ExitCode()
 }
 
 // agentItem waits until the agent with pid exports its item and the tray
 // host lists it.
 func agentItem(t *testing.T, d *desktoptest.Desktop, a *agentProc) *desktoptest.Item {
 	t.Helper()
-	it := desktoptest.FindItem(t, d.Bus, a.cmd.Process.Pid)
+	it := desktoptest.FindItem(t, d.Bus, a.Cmd.Process.Pid)
 	it.WaitRegistered()
 	return it
 }
@@ -158,7 +156,7 @@ func iconIs(t *testing.T, it *desktoptest.Item, s status.State) bool {
 
 func waitIcon(t *testing.T, it *desktoptest.Item, s status.State) {
 	t.Helper()
-	if !desktoptest.Poll(deskWait, func() bool { return iconIs(t, it, s) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return iconIs(t, it, s) }) {
 		t.Fatalf("the item's IconPixmap never became the %s icon", s)
 	}
 }
@@ -166,7 +164,7 @@ func waitIcon(t *testing.T, it *desktoptest.Item, s status.State) {
 // waitVisible waits until the menu shows label.
 func waitVisible(t *testing.T, it *desktoptest.Item, label string) {
 	t.Helper()
-	if !desktoptest.Poll(deskWait, func() bool { return slices.Contains(it.VisibleLabels(), label) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return slices.Contains(it.VisibleLabels(), label) }) {
 		t.Fatalf("the menu never showed %q: %q", label, it.VisibleLabels())
 	}
 }
@@ -225,7 +223,7 @@ func startMonitor(t *testing.T, d *desktoptest.Desktop) *monitor {
 		"type='signal',sender='" + server + "',interface='org.freedesktop.Notifications',member='NotificationClosed'",
 	}
 	conn.BusObject().Go("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, nil, rules, uint32(0))
-	timeout := time.After(deskWait)
+	timeout := time.After(testenv.WaitLimit)
 	for {
 		select {
 		case msg := <-m.msgs:
@@ -289,13 +287,14 @@ func (m *monitor) take(msg *dbus.Message) {
 	}
 }
 
-// waitNotified waits until a Notify call with summary was answered by the
-// server, and returns every Notify seen so far.
-func (m *monitor) waitNotified(summary string) []*notification {
+// waitNotified waits until a Notify call with summary, among those from
+// the from'th on, was answered by the server, and returns every Notify seen
+// so far.
+func (m *monitor) waitNotified(from int, summary string) []*notification {
 	m.t.Helper()
-	timeout := time.After(deskWait)
+	timeout := time.After(testenv.WaitLimit)
 	for {
-		for _, n := range m.seen {
+		for _, n := range m.seen[min(from, len(m.seen)):] {
 			if n.summary == summary && n.replied {
 				return m.seen
 			}
@@ -312,7 +311,7 @@ func (m *monitor) waitNotified(summary string) []*notification {
 // waitClosed waits for the next NotificationClosed signal.
 func (m *monitor) waitClosed() closedSignal {
 	m.t.Helper()
-	timeout := time.After(deskWait)
+	timeout := time.After(testenv.WaitLimit)
 	for len(m.closed) == 0 {
 		select {
 		case msg := <-m.msgs:
@@ -361,7 +360,7 @@ func TestDesktopIconFollowsStatus(t *testing.T) {
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
-	if code := a.exitCode(t, deskWait); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
 }
@@ -373,19 +372,33 @@ func TestDesktopIconFollowsStatus(t *testing.T) {
 func TestDesktopCrashLoopNotifies(t *testing.T) {
 	d := desktoptest.Start(t)
 	e := newEnv(t)
-	// A backoff long enough that the restarting notification is delivered
-	// before the next status replaces it in the queue.
 	e.writeSettings("max_restarts = 1\n", true)
-	e.editSettings(`initial_backoff = "10ms"`, `initial_backoff = "300ms"`, `max_backoff = "50ms"`, `max_backoff = "300ms"`)
+	// The children load until the gate file exists. It does at first, so
+	// the first child is up at once.
+	gate := filepath.Join(e.root, "loaded")
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, fakellama.EnvLoadUntil+"="+gate)
 	m := startMonitor(t, d)
 	a := e.startTrayAgent(agentBin, d.Env())
 	e.waitState("running")
 	// Once "running" was shown, every later Notify is the crash loop's.
-	before := len(m.waitNotified(sumRunning))
+	before := len(m.waitNotified(0, sumRunning))
 
+	// The crash loop's first child loads until the gate opens again, and
+	// its "starting" is shown meanwhile: the notifier is then idle, so the
+	// restarting that follows is shown at once, however slow the machine.
+	if err := os.Remove(gate); err != nil {
+		t.Fatal(err)
+	}
 	e.crashLoop()
+	m.waitNotified(before, sumStarting)
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e.waitState("failed_after_max_restarts")
-	all := m.waitNotified(sumFailed)
+	all := m.waitNotified(before, sumFailed)
 	seen := all[before:]
 	t.Logf("Notify calls: %s", summaries(all))
 
@@ -457,7 +470,7 @@ func TestDesktopCrashLoopNotifies(t *testing.T) {
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
-	if code := a.exitCode(t, deskWait); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
 }
@@ -489,7 +502,7 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 
 	it.Click("Restart llama-server")
 	var pid3 int
-	e.poll(deskWait, "a new child after Restart", func() bool {
+	testenv.Eventually(e.t, "a new child after Restart", func() bool {
 		st := e.status()
 		pid3 = pidOf(st)
 		return st["state"] == "running" && pid3 != pid2
@@ -499,7 +512,7 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 	}
 
 	it.Click("Quit")
-	if code := a.exitCode(t, deskWait); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d after Quit", code)
 	}
 	if alive(pid3) {
@@ -508,7 +521,7 @@ func TestDesktopMenuActsOnTheAgent(t *testing.T) {
 	if _, _, code := e.cli("status"); code != 3 {
 		t.Fatalf("status after Quit: exit %d, want 3", code)
 	}
-	if !desktoptest.Poll(5*time.Second, func() bool { return !it.Registered() }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return !it.Registered() }) {
 		t.Error("the item is still registered after Quit")
 	}
 }
@@ -528,11 +541,11 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	m := startMonitor(t, d)
 	e.cli("stop")
 	e.waitState("stopped")
-	m.waitNotified(sumStopped)
+	m.waitNotified(0, sumStopped)
 	e.cli("start")
 	e.waitState("running")
-	m.waitNotified(sumRunning)
-	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) > 0 }) {
+	m.waitNotified(0, sumRunning)
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) > 0 }) {
 		t.Fatal("dunst shows no notification")
 	}
 
@@ -547,7 +560,7 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	if cl.args != 2 {
 		t.Errorf("NotificationClosed with %d arguments", cl.args)
 	}
-	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 0 }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 0 }) {
 		t.Fatal("dunst still shows notifications after close-all")
 	}
 
@@ -564,7 +577,7 @@ func TestDesktopIconSurvivesPanelRestartAfterNotifications(t *testing.T) {
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
-	if code := a.exitCode(t, deskWait); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
 }
@@ -581,47 +594,33 @@ func TestDesktopHungNotificationServerStallsNothing(t *testing.T) {
 	a := e.startTrayAgent(agentBin, b.Env())
 	e.waitState("running") // its notification is now stuck in the server
 
-	// Under one notification send timeout (2 s): a supervisor or a control
-	// server waiting on even one Notify could not be this quick. (The crash
-	// loop itself takes ~0.2 s, a CLI call of the race-built binary ~50 ms.)
-	const prompt = 1900 * time.Millisecond
-	const atOnce = 1500 * time.Millisecond
+	// Nothing may hang on the server: the crash loop runs to its end and
+	// the CLI answers. (That nothing even waits on it, for a send timeout,
+	// is proven where time can be held still: notify's hung-server tests
+	// give the server an hour.) The times are logged, not judged: on a
+	// loaded machine they say little.
 	began := time.Now()
 	e.crashLoop()
-	if d := time.Since(began); d > atOnce {
-		t.Errorf("restart took %v to answer", d)
-	}
-	e.poll(deskWait, "failed_after_max_restarts", func() bool { return e.status()["state"] == "failed_after_max_restarts" })
-	took := time.Since(began)
-	t.Logf("restart -> failed_after_max_restarts in %v with a hung notification server", took)
-	if took > prompt {
-		t.Errorf("the crash loop took %v, more than %v: something waited on the hung server", took, prompt)
-	}
-	if !desktoptest.Poll(deskWait, func() bool { return silent.Count() > 0 }) {
+	testenv.Eventually(e.t, "failed_after_max_restarts", func() bool { return e.status()["state"] == "failed_after_max_restarts" })
+	t.Logf("restart -> failed_after_max_restarts in %v with a hung notification server", time.Since(began))
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return silent.Count() > 0 }) {
 		t.Fatal("the agent never called the notification server")
 	}
 
 	for i := 0; i < 3; i++ {
-		began := time.Now()
 		if _, errOut, code := e.cli("status"); code != 0 {
 			t.Fatalf("status: exit %d: %s", code, errOut)
-		}
-		if d := time.Since(began); d > atOnce {
-			t.Errorf("status took %v", d)
 		}
 	}
 	began = time.Now()
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
-	if d := time.Since(began); d > atOnce {
-		t.Errorf("quit took %v", d)
-	}
-	if code := a.exitCode(t, 5*time.Second); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
 	t.Logf("agent gone %v after quit; the hung server got %d calls", time.Since(began), silent.Count())
-	log := a.stderr.String()
+	log := a.Stderr.String()
 	if n := strings.Count(log, "no tray host"); n != 1 {
 		t.Errorf("the agent said %d times that there is no tray host, want once:\n%s", n, log)
 	}
@@ -651,17 +650,17 @@ func TestDesktopNoSessionBus(t *testing.T) {
 	pid = pidOf(e.waitState("running"))
 
 	logFile := filepath.Join(e.root, "state", "ocm", "ocm-tray.log")
-	e.poll(deskWait, "the no-icon message", func() bool { return strings.Contains(a.stderr.String(), "no tray icon") })
+	testenv.Eventually(e.t, "the no-icon message", func() bool { return strings.Contains(a.Stderr.String(), "no tray icon") })
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
 	if alive(pid) {
 		t.Fatal("quit returned while the child was alive")
 	}
-	if code := a.exitCode(t, deskWait); code != 0 {
-		t.Fatalf("agent exit status %d:\n%s", code, a.stderr)
+	if code := exitCode(t, a); code != 0 {
+		t.Fatalf("agent exit status %d:\n%s", code, a.Stderr)
 	}
-	stderr := a.stderr.String()
+	stderr := a.Stderr.String()
 	for name, text := range map[string]string{"stderr": stderr, "log file": string(mustRead(t, logFile))} {
 		if n := strings.Count(text, "no tray icon"); n != 1 {
 			t.Errorf("%s says %d times why there is no icon, want once:\n%s", name, n, text)
@@ -698,19 +697,19 @@ func TestDesktopScreenshotFailureNotification(t *testing.T) {
 
 	m := startMonitor(t, d)
 	d.Dunstctl(t, "close-all")
-	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 0 }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 0 }) {
 		t.Fatal("dunst still shows notifications after close-all")
 	}
 	before := grab(t, d)
 	e.crashLoop()
-	m.waitNotified(sumFailed)
+	m.waitNotified(0, sumFailed)
 
 	// dunst draws its critical notification on #900000 with a #ff0000
 	// frame; wait until the changed part of the screen (the panel aside)
 	// is that and stays the same.
 	var box image.Rectangle
 	var shot image.Image
-	stable := desktoptest.Poll(deskWait, func() bool {
+	stable := testenv.Poll(testenv.WaitLimit, func() bool {
 		s := grab(t, d)
 		b := changed(before, s)
 		ok := !b.Empty() && b == box && countColour(s, b, 0x90, 0, 0) > 1000 && countColour(s, b, 0xff, 0, 0) > 100
@@ -736,7 +735,7 @@ func TestDesktopScreenshotFailureNotification(t *testing.T) {
 	}
 	t.Logf("wrote %s (%dx%d)", path, box.Dx(), box.Dy())
 	e.cli("quit")
-	a.exitCode(t, deskWait)
+	exitCode(t, a)
 }
 
 // grab is a screenshot of the whole screen.
@@ -795,19 +794,19 @@ func TestDesktopMeasure(t *testing.T) {
 	if os.Getenv("OCM_MEASURE") != "1" {
 		t.Skip("OCM_MEASURE=1 is not set")
 	}
-	bin := filepath.Join(t.TempDir(), "ocm-tray")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := testproc.Build("ocm-tray", ".")
+	if err != nil {
+		t.Fatal(err)
 	}
 	d := desktoptest.Start(t)
 	e := newEnv(t)
 	e.writeSettings("", true)
-	e.editSettings(`health_check_interval = "100ms"`, `health_check_interval = "5s"`, `health_check_timeout = "1s"`, `health_check_timeout = "15s"`)
+	e.editSettings(`health_check_interval = "200ms"`, `health_check_interval = "5s"`, `health_check_timeout = "5s"`, `health_check_timeout = "15s"`)
 	a := e.startTrayAgent(bin, d.Env())
 	it := agentItem(t, d, a)
 	e.waitState("running")
 	waitIcon(t, it, status.Running)
-	pid := a.cmd.Process.Pid
+	pid := a.Cmd.Process.Pid
 
 	window := 30 * time.Second
 	if s := os.Getenv("OCM_MEASURE_WINDOW"); s != "" {
@@ -826,13 +825,13 @@ func TestDesktopMeasure(t *testing.T) {
 	// the state began, in the agent) to the signal's arrival here.
 	watch := exec.Command(bin, "status", "--watch", "--json")
 	watch.Env = e.vars
-	var wout fakellamatest.Output
+	var wout testproc.Output
 	watch.Stdout = &wout
 	newIcon, _ := it.NewIcons()
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e.poll(deskWait, "the watch stream", func() bool { return wout.String() != "" })
+	testenv.Eventually(e.t, "the watch stream", func() bool { return wout.String() != "" })
 	var arrivals []time.Time
 	drain := func() {
 		for {
@@ -854,7 +853,7 @@ func TestDesktopMeasure(t *testing.T) {
 		drain()
 	}
 	e.cli("quit")
-	a.exitCode(t, deskWait)
+	exitCode(t, a)
 	watch.Wait()
 	drain()
 
@@ -941,7 +940,6 @@ func checkRaces(t *testing.T, stderr string) {
 // pressed in dunst, restarts the server (after the user fixed the model).
 func TestDesktopRestartButton(t *testing.T) {
 	d := desktoptest.Start(t)
-	desktoptest.Need(t, "dunstctl")
 	e := newEnv(t)
 	e.writeSettings("max_restarts = 1\n", true)
 	a := e.startTrayAgent(agentBin, d.Env())
@@ -951,7 +949,7 @@ func TestDesktopRestartButton(t *testing.T) {
 	e.crashLoop()
 	e.waitState("failed_after_max_restarts")
 	// The failure is on screen (it replaced the crash loop's others).
-	if !desktoptest.Poll(deskWait, func() bool { return d.DunstDisplayed(t) == 1 }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { return d.DunstDisplayed(t) == 1 }) {
 		t.Fatalf("dunst shows %d notifications, want the failure alone", d.DunstDisplayed(t))
 	}
 	// The user fixes the model; a model that appears restarts nothing
@@ -965,7 +963,7 @@ func TestDesktopRestartButton(t *testing.T) {
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d: %s", code, errOut)
 	}
-	if code := a.exitCode(t, deskWait); code != 0 {
+	if code := exitCode(t, a); code != 0 {
 		t.Fatalf("agent exit status %d", code)
 	}
 }

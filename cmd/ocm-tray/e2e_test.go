@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -20,27 +19,25 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 // These tests run the real ocm-tray binary, headless, against the fake
 // llama-server binary, in temporary XDG directories, and check the CLI and
 // JSON contract of docs/cli.md from the outside, as a script would.
 
+// agentBin is the ocm-tray binary under test, race-built.
 var agentBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ocm-e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	agentBin = filepath.Join(dir, "ocm-tray")
-	if out, err := exec.Command("go", "build", "-race", "-o", agentBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build ocm-tray: %v\n%s", err, out)
+	var err error
+	if agentBin, err = testproc.Build("ocm-tray", ".", "-race"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	fakellamatest.Cleanup()
-	os.RemoveAll(dir)
+	testproc.Cleanup()
 	os.Exit(code)
 }
 
@@ -58,12 +55,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	// A short root: the control socket path must fit in ~108 bytes.
-	root, err := os.MkdirTemp("", "ocm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	e := &env{t: t, root: root, llama: fakellamatest.Binary(t), port: fakellamatest.FreePort(t)}
+	root := testenv.ShortTempDir(t)
+	e := &env{t: t, root: root, llama: fakellamatest.Binary(t), port: testenv.FreePort(t)}
 	dirs := map[string]string{}
 	for _, d := range []string{"config", "data", "state", "run"} {
 		dirs[d] = filepath.Join(root, d)
@@ -83,7 +76,9 @@ func newEnv(t *testing.T) *env {
 }
 
 // writeSettings writes a llamacpp settings file plus extra lines, and the
-// model file unless noModel.
+// model file when withModel. The health checks are frequent, to keep the
+// tests short, but only seconds without one good probe make a child
+// unhealthy: a loaded machine must not restart a healthy one.
 func (e *env) writeSettings(extra string, withModel bool) {
 	e.t.Helper()
 	if withModel {
@@ -98,8 +93,8 @@ llama_server_binary = %q
 [supervisor]
 initial_backoff = "10ms"
 max_backoff = "50ms"
-health_check_interval = "100ms"
-health_check_timeout = "1s"
+health_check_interval = "200ms"
+health_check_timeout = "5s"
 stop_timeout = "2s"
 %s`, e.port, e.llama, extra)
 	// Write and rename, as editors do.
@@ -130,12 +125,7 @@ func (e *env) cli(args ...string) (string, string, int) {
 }
 
 // agentProc is a running agent.
-type agentProc struct {
-	cmd    *exec.Cmd
-	stderr *fakellamatest.Output
-	done   chan struct{} // closed when the agent exited; err is then set
-	err    error
-}
+type agentProc = testproc.Proc
 
 // startAgent runs a headless agent.
 func (e *env) startAgent(args ...string) *agentProc {
@@ -144,70 +134,25 @@ func (e *env) startAgent(args ...string) *agentProc {
 }
 
 // startAgentWith runs the agent binary bin with the environment vars and
-// returns once its CLI answers; Cleanup stops it if the test did not.
+// returns once its CLI answers.
 func (e *env) startAgentWith(bin string, vars []string, args ...string) *agentProc {
 	e.t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = vars
-	errb := &fakellamatest.Output{}
-	cmd.Stderr = errb
-	a := e.launch(cmd, errb)
+	a := e.launch(cmd)
 	// Ready when the CLI reaches it.
-	e.poll(10*time.Second, "the agent answering", func() bool {
+	testenv.Eventually(e.t, "the agent answering", func() bool {
 		_, _, code := e.cli("status", "--json")
 		return code == 0
 	})
 	return a
 }
 
-// launch starts an agent command as it is set up (stderr, when the test
-// keeps it, is errb); Cleanup stops it if the test did not.
-func (e *env) launch(cmd *exec.Cmd, errb *fakellamatest.Output) *agentProc {
+// launch starts an agent command as it is set up; the test's end stops it
+// (SIGTERM: the agent stops its child first) if the test did not.
+func (e *env) launch(cmd *exec.Cmd) *agentProc {
 	e.t.Helper()
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	a := &agentProc{cmd: cmd, stderr: errb, done: make(chan struct{})}
-	go func() {
-		a.err = cmd.Wait()
-		close(a.done)
-	}()
-	e.t.Cleanup(func() {
-		select {
-		case <-a.done:
-		default:
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-a.done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-a.done
-			}
-		}
-	})
-	return a
-}
-
-func (a *agentProc) wait(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case <-a.done:
-		return a.err
-	case <-time.After(d):
-		t.Fatalf("agent did not exit within %v; stderr:\n%s", d, a.stderr)
-		return nil
-	}
-}
-
-func (e *env) poll(d time.Duration, what string, ok func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling another process
-	}
+	return testproc.Start(e.t, cmd)
 }
 
 // status returns the agent's status as a generic JSON object.
@@ -218,7 +163,7 @@ func (e *env) status() map[string]any {
 
 func (e *env) waitState(state string) map[string]any {
 	e.t.Helper()
-	return waitStateVia(state, func(what string, ok func() bool) { e.poll(15*time.Second, what, ok) }, e.status)
+	return waitStateVia(state, func(what string, ok func() bool) { testenv.Eventually(e.t, what, ok) }, e.status)
 }
 
 // statusVia runs `status --json` through cli and parses what it printed.
@@ -251,7 +196,7 @@ func pidOf(m map[string]any) int {
 	return int(f)
 }
 
-func alive(pid int) bool { return fakellamatest.Alive(pid) }
+func alive(pid int) bool { return testproc.Alive(pid) }
 
 func TestVersionAndUsage(t *testing.T) {
 	e := newEnv(t)
@@ -340,27 +285,11 @@ func TestAgentLifecycleOverTheCLI(t *testing.T) {
 	}
 
 	// A watcher sees every change from now on, in order.
-	watch := exec.Command(agentBin, "status", "--watch", "--json")
-	watch.Env = e.vars
-	stdout, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
-	var first string
-	select {
-	case first = <-lines: // subscribed: from here on it sees every change
-	case <-time.After(10 * time.Second):
-		t.Fatal("status --watch printed nothing")
-	}
+	watchCmd := exec.Command(agentBin, "status", "--watch", "--json")
+	watchCmd.Env = e.vars
+	watch := testproc.Start(t, watchCmd)
+	// Its first line says it subscribed: from here on it sees every change.
+	testenv.Eventually(t, "the first line of status --watch", func() bool { return strings.Contains(watch.Stdout.String(), "\n") })
 
 	if _, errOut, code := e.cli("stop"); code != 0 {
 		t.Fatalf("stop: %d %s", code, errOut)
@@ -373,7 +302,7 @@ func TestAgentLifecycleOverTheCLI(t *testing.T) {
 	pid2 := pidOf(e.waitState("running"))
 	e.cli("restart")
 	var pid3 int
-	e.poll(10*time.Second, "a new child after restart", func() bool {
+	testenv.Eventually(e.t, "a new child after restart", func() bool {
 		m := e.status()
 		pid3 = pidOf(m)
 		return m["state"] == "running" && pid3 != pid2
@@ -389,18 +318,14 @@ func TestAgentLifecycleOverTheCLI(t *testing.T) {
 	if alive(pid3) {
 		t.Fatal("quit returned while the child was still alive")
 	}
-	if err := a.wait(t, 10*time.Second); err != nil {
-		t.Fatalf("agent exit: %v\n%s", err, a.stderr)
+	if err := a.Wait(t); err != nil {
+		t.Fatalf("agent exit: %v\n%s", err, a.Stderr)
 	}
-	if err := watch.Wait(); err != nil {
+	if err := watch.Wait(t); err != nil {
 		t.Fatalf("watch exit: %v", err)
 	}
 	var got []map[string]any
-	all := []string{first}
-	for l := range lines {
-		all = append(all, l)
-	}
-	for _, l := range all {
+	for _, l := range strings.Split(strings.TrimSpace(watch.Stdout.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("watch line %q: %v", l, err)
@@ -437,9 +362,9 @@ func TestSignalsStopTheChildFirst(t *testing.T) {
 			e.writeSettings("", true)
 			a := e.startAgent()
 			pid := pidOf(e.waitState("running"))
-			a.cmd.Process.Signal(sig)
-			if err := a.wait(t, 10*time.Second); err != nil {
-				t.Fatalf("agent exit after %v: %v\n%s", sig, err, a.stderr)
+			a.Cmd.Process.Signal(sig)
+			if err := a.Wait(t); err != nil {
+				t.Fatalf("agent exit after %v: %v\n%s", sig, err, a.Stderr)
 			}
 			if alive(pid) {
 				t.Fatalf("child %d outlived the agent after %v", pid, sig)
@@ -453,7 +378,7 @@ func TestSecondAgentSaysAlreadyRunning(t *testing.T) {
 	e.writeSettings("", true)
 	a := e.startAgent()
 	_, errOut, code := e.cli("--headless")
-	want := fmt.Sprintf("already running (pid %d)", a.cmd.Process.Pid)
+	want := fmt.Sprintf("already running (pid %d)", a.Cmd.Process.Pid)
 	if code != 0 || !strings.Contains(errOut, want) {
 		t.Fatalf("second agent: exit %d, stderr %q, want %q", code, errOut, want)
 	}
@@ -467,9 +392,9 @@ func TestAgentSIGKILLTakesTheChildWithIt(t *testing.T) {
 	a := e.startAgent()
 	pid := pidOf(e.waitState("running"))
 	killed := time.Now()
-	a.cmd.Process.Kill()
-	a.wait(t, 5*time.Second)
-	e.poll(5*time.Second, "the child to die with its agent", func() bool { return !alive(pid) })
+	a.Cmd.Process.Kill()
+	a.Wait(t)
+	testenv.Eventually(e.t, "the child to die with its agent", func() bool { return !alive(pid) })
 	t.Logf("child gone %v after SIGKILL of the agent", time.Since(killed))
 	// The next agent starts cleanly despite the stale socket and pid file.
 	e.startAgent()
@@ -506,7 +431,7 @@ func TestHotReload(t *testing.T) {
 	// Garbage: the running child stays, settings_error says why.
 	os.WriteFile(e.settings, []byte("backend = \"llamacpp\"\nthis is not toml ===\n"), 0o644)
 	var st map[string]any
-	e.poll(10*time.Second, "settings_error", func() bool {
+	testenv.Eventually(e.t, "settings_error", func() bool {
 		st = e.status()
 		_, has := st["settings_error"]
 		return has
@@ -516,7 +441,7 @@ func TestHotReload(t *testing.T) {
 	}
 	// Fixed, same values: error cleared, same child.
 	e.writeSettings("", true)
-	e.poll(10*time.Second, "settings_error cleared", func() bool {
+	testenv.Eventually(e.t, "settings_error cleared", func() bool {
 		st = e.status()
 		_, has := st["settings_error"]
 		return !has
@@ -527,7 +452,7 @@ func TestHotReload(t *testing.T) {
 	// A change to the child's argv restarts it.
 	body := strings.Replace(string(mustRead(t, e.settings)), `backend = "llamacpp"`, "backend = \"llamacpp\"\nctx_len = 2048", 1)
 	os.WriteFile(e.settings, []byte(body), 0o644)
-	e.poll(10*time.Second, "a restart with the new ctx_len", func() bool {
+	testenv.Eventually(e.t, "a restart with the new ctx_len", func() bool {
 		st = e.status()
 		return st["state"] == "running" && pidOf(st) != pid
 	})
@@ -603,15 +528,10 @@ func procStart(t *testing.T, pid int) string {
 func TestLeftoverStoppedWithConfiguredStopTimeout(t *testing.T) {
 	e := newEnv(t)
 	e.writeSettings("", true)
-	stray := exec.Command(e.llama, "-m", filepath.Join(e.models, "tiny.gguf"), "--port", strconv.Itoa(fakellamatest.FreePort(t)))
+	stray := exec.Command(e.llama, "-m", filepath.Join(e.models, "tiny.gguf"), "--port", strconv.Itoa(testenv.FreePort(t)))
 	stray.Env = append(os.Environ(), "FAKE_LLAMA_IGNORE_SIGTERM=1")
 	stray.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := stray.Start(); err != nil {
-		t.Fatal(err)
-	}
-	strayDone := make(chan error, 1)
-	go func() { strayDone <- stray.Wait() }()
-	t.Cleanup(func() { stray.Process.Kill(); <-strayDone })
+	leftover := testproc.Start(t, stray)
 	runDir := filepath.Join(e.root, "run", "ocm")
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -621,13 +541,11 @@ func TestLeftoverStoppedWithConfiguredStopTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := e.startAgent() // answers once the leftover is gone
-	select {
-	case err := <-strayDone:
-		strayDone <- err
-	default:
-		t.Fatalf("the leftover still runs once the agent answers:\n%s", a.stderr)
+	// Dead, if maybe not reaped yet by this test (its parent).
+	if alive(leftover.Cmd.Process.Pid) {
+		t.Fatalf("the leftover still runs once the agent answers:\n%s", a.Stderr)
 	}
-	if !strings.Contains(a.stderr.String(), "stopped a leftover llama-server") || !strings.Contains(a.stderr.String(), "stop_timeout=2s") {
-		t.Fatalf("agent log:\n%s", a.stderr)
+	if !strings.Contains(a.Stderr.String(), "stopped a leftover llama-server") || !strings.Contains(a.Stderr.String(), "stop_timeout=2s") {
+		t.Fatalf("agent log:\n%s", a.Stderr)
 	}
 }

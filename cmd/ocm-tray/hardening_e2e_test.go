@@ -20,7 +20,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
@@ -36,7 +35,7 @@ func TestAgentOutlivesItsStderr(t *testing.T) {
 	cmd := exec.Command(agentBin, "--headless")
 	cmd.Env = e.vars
 	cmd.Stdout, cmd.Stderr = w, w
-	a := e.launch(cmd, &fakellamatest.Output{})
+	a := e.launch(cmd)
 	w.Close()
 	if _, err := io.ReadFull(r, make([]byte, 1)); err != nil {
 		t.Fatalf("reading the agent's first byte: %v", err)
@@ -54,7 +53,7 @@ func TestAgentOutlivesItsStderr(t *testing.T) {
 	if _, errOut, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: exit %d, %s", code, errOut)
 	}
-	if err := a.wait(t, 10*time.Second); err != nil {
+	if err := a.Wait(t); err != nil {
 		t.Fatalf("agent exit: %v (a write to its closed stderr killed it?)", err)
 	}
 	if alive(pid) {
@@ -103,10 +102,10 @@ func TestCLIOutputReaderGoesAway(t *testing.T) {
 			if err != nil || errb.Len() > 0 {
 				t.Errorf("%v after its reader left: %v, stderr %q", args, err, errb.String())
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.WaitLimit):
 			cmd.Process.Kill()
 			<-done
-			t.Fatalf("%v still running 10 s after its reader left", args)
+			t.Fatalf("%v still running %v after its reader left", args, testenv.WaitLimit)
 		}
 	}
 
@@ -141,7 +140,7 @@ func TestHugeSettingsErrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st map[string]any
-	e.poll(10*time.Second, "settings_error", func() bool {
+	testenv.Eventually(e.t, "settings_error", func() bool {
 		st = e.status()
 		_, has := st["settings_error"]
 		return has
@@ -176,7 +175,7 @@ func TestWatchersNeverLockOutTheCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		nc.SetDeadline(time.Now().Add(testenv.WaitLimit))
 		io.WriteString(nc, `{"cmd":"watch"}`+"\n")
 		if _, err := bufio.NewReader(nc).ReadString('\n'); err != nil {
 			t.Fatalf("watcher %d: %v", i, err)
@@ -187,7 +186,7 @@ func TestWatchersNeverLockOutTheCLI(t *testing.T) {
 			t.Fatalf("%s with 70 watchers: exit %d, %s", c, code, errOut)
 		}
 	}
-	if err := a.wait(t, 10*time.Second); err != nil {
+	if err := a.Wait(t); err != nil {
 		t.Fatalf("agent exit: %v", err)
 	}
 }
@@ -313,11 +312,9 @@ func (e *env) startAgentAs(uid, gid int, tmp string) *otherAgent {
 	cmd := exec.Command(bin, "--headless")
 	cmd.Env = o.vars
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	errb := &fakellamatest.Output{}
-	cmd.Stderr = errb
-	o.agentProc = e.launch(cmd, errb)
+	o.agentProc = e.launch(cmd)
 	o.cliPath = bin
-	e.poll(10*time.Second, "their agent answering", func() bool {
+	testenv.Eventually(e.t, "their agent answering", func() bool {
 		_, _, code := o.cli("status")
 		return code == 0
 	})
@@ -328,7 +325,7 @@ func (e *env) startAgentAs(uid, gid int, tmp string) *otherAgent {
 func (o *otherAgent) answers(t *testing.T) {
 	t.Helper()
 	if out, errOut, code := o.cli("status"); code != 0 || !strings.HasPrefix(out, "llama-server ") {
-		t.Fatalf("their agent no longer answers them: exit %d, %q, %q\n%s", code, out, errOut, o.stderr)
+		t.Fatalf("their agent no longer answers them: exit %d, %q, %q\n%s", code, out, errOut, o.Stderr)
 	}
 }
 
@@ -359,7 +356,7 @@ func TestFIFOAtTheServerLog(t *testing.T) {
 	a := e.startAgent("--headless")
 	e.waitState("running")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agentBin, "logs")
 	cmd.Env = e.vars
@@ -373,7 +370,7 @@ func TestFIFOAtTheServerLog(t *testing.T) {
 	if _, stderr, code := e.cli("quit"); code != 0 {
 		t.Fatalf("quit: %d %s", code, stderr)
 	}
-	if err := a.wait(t, 30*time.Second); err != nil {
+	if err := a.Wait(t); err != nil {
 		t.Fatalf("agent: %v", err)
 	}
 }

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/logfile"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 func TestTailOffset(t *testing.T) {
@@ -175,7 +175,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 	defer lf.Close()
 	lf.Write([]byte("before\n"))
 
-	out := &fakellamatest.Output{}
+	out := &testproc.Output{}
 	fl := &follower{path: path, out: out}
 	defer fl.close()
 	if err := fl.tail(1); err != nil {
@@ -192,19 +192,14 @@ func TestFollowAcrossRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		want += line
-		waitFor(t, "line "+fmt.Sprint(i), func() bool { return out.String() == want })
+		testenv.Eventually(t, "line "+fmt.Sprint(i), func() bool { return out.String() == want })
 	}
 	if _, err := os.Stat(path + ".1"); err != nil {
 		t.Fatalf("the log never rotated: %v", err)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("follow did not return after its context ended")
+	if err := testenv.Recv(t, done, "follow to return after its context ended"); err != nil {
+		t.Fatal(err)
 	}
 	if out.String() != want {
 		t.Fatalf("printed\n%s\nwant\n%s", out, want)
@@ -270,17 +265,5 @@ func TestFollowTruncatedAndLateFile(t *testing.T) {
 	f.Close()
 	if err := fl.step(); err != nil || out.String() != "one\ntwo\n3\n" {
 		t.Fatalf("after truncation: %q, %v", out.String(), err)
-	}
-}
-
-// waitFor polls cond until it holds; another goroutine or process makes it so.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling another goroutine's output
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // checkedModels is the IDs the Models submenu checks, and every ID shown.
@@ -26,7 +27,7 @@ func checkedModels(it *desktoptest.Item) (checked, shown []string) {
 
 func waitChecked(t *testing.T, it *desktoptest.Item, want ...string) {
 	t.Helper()
-	if !desktoptest.Poll(deskWait, func() bool { c, _ := checkedModels(it); return slices.Equal(c, want) }) {
+	if !testenv.Poll(testenv.WaitLimit, func() bool { c, _ := checkedModels(it); return slices.Equal(c, want) }) {
 		c, s := checkedModels(it)
 		t.Fatalf("Models submenu checks %q of %q, want %q", c, s, want)
 	}
@@ -91,7 +92,7 @@ func TestDesktopModelsMenuSingle(t *testing.T) {
 	waitChecked(t, it, "tiny")
 
 	it.ClickSub("Models", label(t, it, "other"))
-	e.poll(deskWait, "running on other", func() bool {
+	testenv.Eventually(e.t, "running on other", func() bool {
 		st := e.status()
 		return st["state"] == "running" && st["model"] == "other"
 	})
@@ -101,10 +102,10 @@ func TestDesktopModelsMenuSingle(t *testing.T) {
 	}
 
 	e.editSettings(`max_backoff = "50ms"`, `max_backoff = "nonsense"`)
-	e.poll(deskWait, "settings_error", func() bool { _, ok := e.status()["settings_error"]; return ok })
+	testenv.Eventually(e.t, "settings_error", func() bool { _, ok := e.status()["settings_error"]; return ok })
 	before := string(mustRead(t, e.settings))
 	it.ClickSub("Models", label(t, it, "tiny"))
-	ns := mon.waitNotified("ocm-tray: cannot use tiny")
+	ns := mon.waitNotified(0, "ocm-tray: cannot use tiny")
 	if body := ns[len(ns)-1].body; !strings.Contains(body, "has errors") || !strings.Contains(body, "max_backoff") {
 		t.Fatalf("notification body %q", body)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/gguftest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // TestDownloadToFinalNameStartsOnceSettled writes a model straight to its
@@ -46,26 +47,34 @@ func TestDownloadToFinalNameStartsOnceSettled(t *testing.T) {
 	// debounce, so the agent looks at the file between them.
 	chunk := (len(data) + 3) / 4
 	sawWriting := false
+	saysWriting := func(st map[string]any) bool {
+		r, _ := st["reason"].(string)
+		return strings.Contains(r, "tiny.gguf is still being written (") && strings.HasSuffix(r, " so far)")
+	}
 	for i := 0; i < len(data); i += chunk {
 		if _, err := f.Write(data[i:min(i+chunk, len(data))]); err != nil {
 			t.Fatal(err)
 		}
-		pause := time.Now().Add(700 * time.Millisecond)
-		for time.Now().Before(pause) {
+		testenv.Poll(700*time.Millisecond, func() bool { // polling another process
 			st := e.status()
 			if pidOf(st) != 0 || st["state"] == "starting" || st["state"] == "running" {
 				t.Fatalf("started on a file still being written: %v", st)
 			}
-			if r, _ := st["reason"].(string); strings.Contains(r, "tiny.gguf is still being written (") && strings.HasSuffix(r, " so far)") {
-				sawWriting = true
-			}
-			time.Sleep(20 * time.Millisecond) // polling another process
-		}
+			sawWriting = sawWriting || saysWriting(st)
+			return false // the pause is the download's, not a wait for the agent
+		})
 	}
+	// Until the file has settled the agent says why it waits; on a loaded
+	// machine that may first show after the last burst.
+	var st map[string]any
+	testenv.Eventually(t, "running", func() bool {
+		st = e.status()
+		sawWriting = sawWriting || saysWriting(st)
+		return st["state"] == "running"
+	})
 	if !sawWriting {
 		t.Fatal("never said the model file is still being written")
 	}
-	st := e.waitState("running")
 	if st["model"] != "tiny" {
 		t.Fatalf("status %v", st)
 	}
@@ -221,7 +230,7 @@ func TestUseRefusedOnInvalidSettings(t *testing.T) {
 	pid := pidOf(e.waitState("running"))
 	bad := strings.Replace(string(mustRead(t, e.settings)), "[supervisor]", "[supervisor]\nmax_restarts = 1000", 1)
 	os.WriteFile(e.settings, []byte(bad), 0o644)
-	e.poll(10*time.Second, "settings_error", func() bool { _, ok := e.status()["settings_error"]; return ok })
+	testenv.Eventually(e.t, "settings_error", func() bool { _, ok := e.status()["settings_error"]; return ok })
 
 	_, errOut, code := e.cli("use", "other")
 	if code != 1 || !strings.Contains(errOut, "has errors") || !strings.Contains(errOut, "max_restarts") {
@@ -251,7 +260,7 @@ func routerStates(st map[string]any) map[string]string {
 func (e *env) waitModel(id, state string) map[string]any {
 	e.t.Helper()
 	var st map[string]any
-	e.poll(15*time.Second, id+" "+state, func() bool {
+	testenv.Eventually(e.t, id+" "+state, func() bool {
 		st = e.status()
 		return routerStates(st)[id] == state
 	})
@@ -334,7 +343,7 @@ func TestRouterMode(t *testing.T) {
 	if _, _, code := e.cli("restart"); code != 0 {
 		t.Fatal("restart failed")
 	}
-	e.poll(15*time.Second, "a new router with tiny loaded", func() bool {
+	testenv.Eventually(e.t, "a new router with tiny loaded", func() bool {
 		st = e.status()
 		return pidOf(st) != routerPID && routerStates(st)["tiny"] == "loaded"
 	})
@@ -369,13 +378,13 @@ func TestSleepAfter(t *testing.T) {
 	if !strings.Contains(args, " --sleep-idle-seconds 1") {
 		t.Fatalf("argv %q", args)
 	}
-	e.poll(15*time.Second, "sleeping", func() bool { return e.status()["sleeping"] == true })
+	testenv.Eventually(e.t, "sleeping", func() bool { return e.status()["sleeping"] == true })
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/completion", e.port), "application/json", strings.NewReader(`{"prompt":"hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	e.poll(15*time.Second, "awake", func() bool { _, asleep := e.status()["sleeping"]; return !asleep })
+	testenv.Eventually(e.t, "awake", func() bool { _, asleep := e.status()["sleeping"]; return !asleep })
 	if out, _, _ := e.cli("status"); !strings.Contains(out, "running") {
 		t.Fatalf("status: %s", out)
 	}

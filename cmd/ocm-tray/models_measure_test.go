@@ -60,7 +60,7 @@ func TestMeasureModels(t *testing.T) {
 			mode, took[0].Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond),
 			len(took), load, (took[len(took)/2] - load).Round(time.Millisecond))
 
-		pid := a.cmd.Process.Pid
+		pid := a.Cmd.Process.Pid
 		cpu0, t0 := cpuNanos(t, pid), time.Now()
 		time.Sleep(window) // the idle window itself
 		cpu1, t1 := cpuNanos(t, pid), time.Now()
@@ -68,6 +68,6 @@ func TestMeasureModels(t *testing.T) {
 			mode, t1.Sub(t0).Round(time.Millisecond), 100*float64(cpu1-cpu0)/float64(t1.Sub(t0).Nanoseconds()),
 			float64(cpu1-cpu0)/1e6, vmRSS(t, pid))
 		e.cli("quit")
-		a.wait(t, 30*time.Second)
+		a.Wait(t)
 	}
 }

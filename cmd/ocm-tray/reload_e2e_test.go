@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // A models_dir set while the agent runs is watched from then on: a model
@@ -24,7 +24,7 @@ func TestNewModelsDirIsWatched(t *testing.T) {
 	body := string(mustRead(t, e.settings))
 	body = fmt.Sprintf("models_dir = %q\n", other) + body
 	os.WriteFile(e.settings, []byte(body), 0o644)
-	e.poll(10*time.Second, "the gate to name the new folder", func() bool {
+	testenv.Eventually(e.t, "the gate to name the new folder", func() bool {
 		r, _ := e.status()["reason"].(string)
 		return strings.Contains(r, "elsewhere")
 	})
@@ -53,7 +53,7 @@ func TestSymlinkedSettingsFileIsWatched(t *testing.T) {
 	if err := os.WriteFile(dotfile, []byte(body+"max_restarts = -1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.poll(10*time.Second, "settings_error after editing the linked file", func() bool {
+	testenv.Eventually(e.t, "settings_error after editing the linked file", func() bool {
 		se, _ := e.status()["settings_error"].(string)
 		return strings.Contains(se, "supervisor.max_restarts")
 	})

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 // The Windows build, run under Wine: the agent and its CLI talk over the
@@ -28,7 +28,6 @@ const (
 	// Debian's wine64 keeps its loader and server outside PATH.
 	wineLoader = "/usr/lib/wine/wine64"
 	wineServer = "/usr/lib/wine/wineserver"
-	wineApt    = "apt-get install --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32"
 	// wineWait bounds each wait: Wine starts a process in tenths of a second
 	// on an idle machine, seconds on a loaded one.
 	wineWait = 60 * time.Second
@@ -51,19 +50,15 @@ func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
 
 func newWine(t *testing.T) *wineEnv {
 	t.Helper()
-	desktoptest.Need(t, wineApt, wineLoader, wineServer, "x86_64-w64-mingw32-gcc")
-	dir, err := os.MkdirTemp("", "ocm-wine-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &wineEnv{t: t, dir: dir, prefix: filepath.Join(dir, "prefix"), port: fakellamatest.FreePort(t)}
+	testenv.Need(t, wineLoader, wineServer, "x86_64-w64-mingw32-gcc")
+	// Removed last, after every process of the prefix is gone: its
+	// cleanup is registered first.
+	dir := testenv.ShortTempDir(t)
+	w := &wineEnv{t: t, dir: dir, prefix: filepath.Join(dir, "prefix"), port: testenv.FreePort(t)}
 	w.vars = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "USER=ocm",
 		"WINEPREFIX=" + w.prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=winemenubuilder.exe=d",
 	}
-	// Registered first, so it runs last: after every process of the prefix
-	// is gone.
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	t.Cleanup(w.shutdown)
 
 	start := time.Now()
@@ -170,12 +165,8 @@ func (w *wineEnv) waitState(state string) map[string]any {
 
 func (w *wineEnv) poll(what string, ok func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(wineWait)
-	for !ok() {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("timed out waiting for %s; agent log:\n%s", what, w.agentLog())
-		}
-		time.Sleep(50 * time.Millisecond) // polling other processes
+	if !testenv.Poll(wineWait, ok) {
+		w.t.Fatalf("waited %v for %s; agent log:\n%s", wineWait, what, w.agentLog())
 	}
 }
 
@@ -212,7 +203,7 @@ func (w *wineEnv) prefixProcs(match string) []string {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !fakellamatest.Alive(pid) {
+		if err != nil || !testproc.Alive(pid) {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
@@ -233,47 +224,17 @@ func (w *wineEnv) noFake(when string) {
 	w.poll("no llama-server.exe "+when, func() bool { return len(w.prefixProcs("llama-server.exe")) == 0 })
 }
 
-// wineAgent is a running `wine ocm-tray.exe --headless`.
-type wineAgent struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when it exited; err is then set
-	err  error
-}
-
-// startAgent starts the agent and returns once its CLI reaches it; Cleanup
-// kills it if the test did not end it.
-func (w *wineEnv) startAgent() *wineAgent {
+// startAgent starts `wine ocm-tray.exe --headless` and returns once its
+// CLI reaches it; the test's end stops it if the test did not end it.
+func (w *wineEnv) startAgent() *testproc.Proc {
 	w.t.Helper()
 	cmd, _, _ := w.command("agent", wineLoader, w.agent, "--headless", "--config", winPath(w.settings))
-	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	a := &wineAgent{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		a.err = cmd.Wait()
-		close(a.done)
-	}()
-	w.t.Cleanup(func() {
-		cmd.Process.Kill() // an error only says it is gone already
-		<-a.done
-	})
+	a := testproc.Start(w.t, cmd)
 	w.poll("the agent answering", func() bool {
 		_, _, code := w.cli("status")
 		return code == 0
 	})
 	return a
-}
-
-// wait waits for the agent to exit and returns how it ended.
-func (a *wineAgent) wait(t *testing.T, what string) error {
-	t.Helper()
-	select {
-	case <-a.done:
-		return a.err
-	case <-time.After(wineWait):
-		t.Fatalf("%s did not exit within %v", what, wineWait)
-		return nil
-	}
 }
 
 // shutdown ends every process of the prefix and checks that none is left.
@@ -283,17 +244,8 @@ func (w *wineEnv) shutdown() {
 	}
 	cmd, _, _ := w.command("wineserver-k", wineServer, "-k")
 	cmd.Run()
-	deadline := time.Now().Add(wineWait)
-	for {
-		left := w.prefixProcs("")
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.t.Errorf("wine processes left behind: %v", left)
-			return
-		}
-		time.Sleep(50 * time.Millisecond) // polling other processes
+	if !testenv.Poll(wineWait, func() bool { return len(w.prefixProcs("")) == 0 }) {
+		w.t.Errorf("wine processes left behind: %v", w.prefixProcs(""))
 	}
 }
 
@@ -372,7 +324,7 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 
 	// quit returns once the child is reaped; the agent exits 0.
 	w.do("quit")
-	if err := a.wait(t, "the agent after quit"); err != nil {
+	if err := a.Wait(t); err != nil {
 		t.Fatalf("agent after quit: %v\n%s", err, w.agentLog())
 	}
 	w.noFake("after quit")
@@ -386,10 +338,10 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	// does, when the kernel (here wineserver) closes the agent's handles.
 	a = w.startAgent()
 	w.waitState("running")
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	a.wait(t, "the SIGKILLed agent")
+	a.Wait(t)
 	w.noFake("after the agent was SIGKILLed")
 
 	t.Logf("the Wine test took %v", time.Since(began).Round(time.Millisecond))

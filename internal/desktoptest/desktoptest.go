@@ -3,17 +3,18 @@
 // Package desktoptest starts a throw-away Linux desktop for tests: a private
 // X server (Xvfb), a private D-Bus session bus, xfce4-panel (whose systray
 // plugin is both the StatusNotifierWatcher and the tray host) and dunst (a
-// notification server), in temporary HOME and XDG directories. Everything
-// is torn down when the test ends, leaving no process behind.
+// notification server), in temporary HOME and XDG directories; or only the
+// bus. Everything is torn down when the test ends, leaving no process
+// behind; what the programs wrote to stderr is shown when the test failed
+// (always with DESKTOPTEST_VERBOSE=1).
 //
-// A missing program skips the test, except when the environment has
-// CI=true: there a skip would hide a broken test bed, so it fails. The
-// Debian packages are: xvfb dbus dbus-x11 x11-apps imagemagick dunst
-// libnotify-bin xfce4-panel, and xclip for the clipboard.
+// A missing program skips the test with the line that installs it, except
+// under CI=true, where it fails (see testenv.Need).
 package desktoptest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/desktoptest/xfcepanel"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // Names on the bus that the desktop provides.
@@ -48,18 +52,21 @@ const (
 	PanelHeight  = 32
 )
 
-// startTimeout bounds each wait for a program to come up.
-const startTimeout = 20 * time.Second
-
 // Bus is a private D-Bus session bus.
 type Bus struct {
-	// Address is the bus address (DBUS_SESSION_BUS_ADDRESS).
+	// Address is the bus address (DBUS_SESSION_BUS_ADDRESS). It names the
+	// socket only, so it stays valid across Restart.
 	Address string
 
-	t    testing.TB
-	env  []string
-	conn *dbus.Conn
-	grp  *group
+	t          testing.TB
+	env        []string
+	grp        *group
+	config     string
+	activation bool
+
+	mu     sync.Mutex
+	conn   *dbus.Conn
+	daemon *exec.Cmd
 }
 
 // Desktop is a private desktop session: Bus plus an X display, the panel and
@@ -77,43 +84,15 @@ type Desktop struct {
 	panel *exec.Cmd
 }
 
-// need skips (or, with CI=true, fails) the test when a program is missing.
-func need(t testing.TB, progs ...string) {
-	t.Helper()
-	Need(t, "apt-get install xvfb dbus dbus-x11 x11-apps imagemagick dunst libnotify-bin xfce4-panel", progs...)
-}
-
-// Need skips the test when one of progs (a name on PATH, or an absolute
-// path) is missing, saying which and how to install them (install, e.g.
-// "apt-get install wine64"). With CI=true it fails instead: there a skip
-// would hide a broken test bed.
-func Need(t testing.TB, install string, progs ...string) {
-	t.Helper()
-	var missing []string
-	for _, p := range progs {
-		if _, err := exec.LookPath(p); err != nil {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("test bed incomplete: %s not found (Debian: %s)", strings.Join(missing, ", "), install)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // StartBus starts a private session bus, with HOME and the XDG directories
-// in a temporary directory (the bus gives them to the services it starts).
-// It needs only dbus-daemon.
+// in a temporary directory. It activates no service: nothing on the machine
+// can answer for a name on it but what the test starts. It needs only
+// dbus-daemon.
 func StartBus(t testing.TB) *Bus {
 	t.Helper()
-	need(t, "dbus-daemon")
-	home := shortTempDir(t)
-	env := baseEnv(home)
-	return startBus(t, env, newGroup(t))
+	testenv.Need(t, "dbus-daemon")
+	home := testenv.ShortTempDir(t)
+	return startBus(t, home, baseEnv(home), newGroup(t), false)
 }
 
 // Start starts a private desktop: Xvfb on a free display, a session bus,
@@ -131,15 +110,19 @@ func Start(t testing.TB) *Desktop {
 // AppIndicator extension.
 func StartWithoutPanel(t testing.TB) *Desktop {
 	t.Helper()
-	need(t, "Xvfb", "dbus-daemon", "xfce4-panel", "dunst")
-	home := shortTempDir(t)
+	testenv.Need(t, "Xvfb", "dbus-daemon", "xfce4-panel", "dunst")
+	home := testenv.ShortTempDir(t)
 	grp := newGroup(t)
 
 	display := startXvfb(t, grp)
 	env := append(baseEnv(home), "DISPLAY="+display)
-	writePanelConfig(t, home)
+	if err := xfcepanel.WriteConfig(filepath.Join(home, ".config"), PanelHeight); err != nil {
+		t.Fatal(err)
+	}
 
-	b := startBus(t, env, grp)
+	// The panel needs its settings daemon (xfconfd), which the bus starts
+	// on demand: this bus activates services.
+	b := startBus(t, home, env, grp, true)
 	d := &Desktop{Bus: b, BusAddress: b.Address, Display: display, Home: home}
 
 	writeDunstConfig(t, home)
@@ -178,18 +161,6 @@ func baseEnv(home string) []string {
 	return append(env, "HOME="+home, "XDG_DATA_DIRS=/usr/local/share:/usr/share", "XDG_CONFIG_DIRS=/etc/xdg", "NO_AT_BRIDGE=1")
 }
 
-// shortTempDir is a temporary directory with a short path: unix socket
-// paths are limited to about 108 bytes and t.TempDir() can exceed that.
-func shortTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func startXvfb(t testing.TB, grp *group) string {
 	t.Helper()
 	r, w, err := os.Pipe()
@@ -204,7 +175,7 @@ func startXvfb(t testing.TB, grp *group) string {
 	cmd.ExtraFiles = []*os.File{w}
 	grp.start(t, "Xvfb", cmd)
 	w.Close()
-	line, err := readLine(r, startTimeout)
+	line, err := readLine(r, testenv.WaitLimit)
 	if err != nil {
 		t.Fatalf("Xvfb did not report its display: %v", err)
 	}
@@ -214,30 +185,87 @@ func startXvfb(t testing.TB, grp *group) string {
 	return ":" + line
 }
 
-func startBus(t testing.TB, env []string, grp *group) *Bus {
+// busConfig is the configuration of a private session bus: a socket of
+// its own, anyone may own and see anything (a monitor included), and
+// service activation only where asked for (%s).
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  %s
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`
+
+// startBus starts a bus whose socket and configuration are in dir.
+func startBus(t testing.TB, dir string, env []string, grp *group, activation bool) *Bus {
 	t.Helper()
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1")
-	cmd.Env = env
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	sock := filepath.Join(dir, "bus")
+	b := &Bus{
+		Address: "unix:path=" + sock, t: t, grp: grp,
+		env:    append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+sock),
+		config: filepath.Join(dir, "bus.conf"), activation: activation,
+	}
+	services := ""
+	if activation {
+		services = "<standard_session_servicedirs/>"
+	}
+	if err := os.WriteFile(b.config, fmt.Appendf(nil, busConfig, sock, services), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	grp.start(t, "dbus-daemon", cmd)
-	addr, err := readLine(out, startTimeout)
-	if err != nil || addr == "" {
-		t.Fatalf("dbus-daemon did not print its address: %v", err)
-	}
-	go io.Copy(io.Discard, out)
-	b := &Bus{Address: addr, t: t, env: append(env, "DBUS_SESSION_BUS_ADDRESS="+addr), grp: grp}
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the test bus: %v", err)
-	}
-	b.conn = conn
+	b.start()
 	// Registered after grp's cleanup, so it runs first: the connection
 	// closes before the bus goes away.
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.conn.Close()
+	})
 	return b
+}
+
+// start runs the daemon and connects to it.
+func (b *Bus) start() {
+	b.t.Helper()
+	os.Remove(strings.TrimPrefix(b.Address, "unix:path=")) // left by a daemon stopped before
+	cmd := exec.Command("dbus-daemon", "--config-file="+b.config, "--nofork", "--nopidfile", "--print-address=1")
+	cmd.Env = b.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.grp.start(b.t, "dbus-daemon", cmd)
+	// The address is printed once the bus accepts connections.
+	if addr, err := readLine(out, testenv.WaitLimit); err != nil || addr == "" {
+		b.t.Fatalf("dbus-daemon did not print its address: %v", err)
+	}
+	go io.Copy(io.Discard, out)
+	conn, err := dbus.Connect(b.Address)
+	if err != nil {
+		b.t.Fatalf("connect to the test bus: %v", err)
+	}
+	b.mu.Lock()
+	b.conn, b.daemon = conn, cmd
+	b.mu.Unlock()
+}
+
+// Restart stops the bus daemon, which breaks every connection to it, and
+// starts a new one at the same Address, as when a session bus goes away
+// and comes back. Conn is then a connection to the new bus.
+func (b *Bus) Restart() {
+	b.t.Helper()
+	b.mu.Lock()
+	old, daemon := b.conn, b.daemon
+	b.mu.Unlock()
+	old.Close()
+	b.grp.stop(daemon)
+	b.start()
 }
 
 // readLine reads one line from r within d.
@@ -268,7 +296,11 @@ func readLine(r io.Reader, d time.Duration) (string, error) {
 func (b *Bus) Env() []string { return append([]string(nil), b.env...) }
 
 // Conn is a connection to the bus for assertions, closed at cleanup.
-func (b *Bus) Conn() *dbus.Conn { return b.conn }
+func (b *Bus) Conn() *dbus.Conn {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conn
+}
 
 // Setenv points this test process at the bus (t.Setenv: restored after).
 func (b *Bus) Setenv(t *testing.T) {
@@ -278,41 +310,24 @@ func (b *Bus) Setenv(t *testing.T) {
 // HasName reports whether a name has an owner on the bus.
 func (b *Bus) HasName(name string) bool {
 	var has bool
-	err := b.conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
+	err := b.Conn().BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
 	return err == nil && has
 }
 
 // NameOwner is the unique name owning name, or "".
 func (b *Bus) NameOwner(name string) string {
 	var owner string
-	if err := b.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, name).Store(&owner); err != nil {
+	if err := b.Conn().BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, name).Store(&owner); err != nil {
 		return ""
 	}
 	return owner
 }
 
-// WaitForName polls until name has an owner, failing the test after a
-// deadline.
+// WaitForName polls until name has an owner, failing the test after
+// testenv.WaitLimit.
 func (b *Bus) WaitForName(name string) {
 	b.t.Helper()
-	if !Poll(startTimeout, func() bool { return b.HasName(name) }) {
-		b.t.Fatalf("%s did not appear on the bus within %v", name, startTimeout)
-	}
-}
-
-// Poll calls cond every few milliseconds until it is true or d passed, and
-// reports whether it became true.
-func Poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(b.t, name+" on the bus", func() bool { return b.HasName(name) })
 }
 
 // StartPanel starts xfce4-panel and waits for its StatusNotifierWatcher.
@@ -340,9 +355,7 @@ func (d *Desktop) StopPanel() {
 	}
 	d.grp.stop(d.panel)
 	d.panel = nil
-	if !Poll(startTimeout, func() bool { return !d.HasName(WatcherName) }) {
-		d.t.Fatal("the StatusNotifierWatcher stayed on the bus after the panel stopped")
-	}
+	testenv.Eventually(d.t, "the StatusNotifierWatcher to leave the bus with the panel", func() bool { return !d.HasName(WatcherName) })
 }
 
 // RestartPanel stops the panel and starts it again, as when a user
@@ -356,7 +369,7 @@ func (d *Desktop) RestartPanel() {
 // RegisteredItems is the watcher's RegisteredStatusNotifierItems: one
 // "<bus name>/<object path>" (or bus name) per tray item.
 func (b *Bus) RegisteredItems() ([]string, error) {
-	v, err := b.conn.Object(WatcherName, WatcherPath).GetProperty(WatcherName + ".RegisteredStatusNotifierItems")
+	v, err := b.Conn().Object(WatcherName, WatcherPath).GetProperty(WatcherName + ".RegisteredStatusNotifierItems")
 	if err != nil {
 		return nil, err
 	}
@@ -379,8 +392,8 @@ func (d *Desktop) ScreenshotPanel(path string, width int) error {
 }
 
 func (d *Desktop) screenshot(path string, crop image.Rectangle) error {
-	need(d.t, "import")
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	testenv.Need(d.t, "import")
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	defer cancel()
 	tmp := path + ".tmp.png"
 	cmd := exec.CommandContext(ctx, "import", "-window", "root", tmp)
@@ -418,15 +431,18 @@ func (d *Desktop) screenshot(path string, crop image.Rectangle) error {
 
 // group runs the test bed's processes, each in its own process group, and
 // at cleanup stops them in reverse order of start: SIGTERM to the group,
-// then SIGKILL, and waits for them.
+// then SIGKILL, and waits for them. Then, if the test failed, it shows what
+// they wrote to stderr.
 type group struct {
+	t    testing.TB
 	mu   sync.Mutex
 	cmds []*exec.Cmd
 	wait map[*exec.Cmd]chan struct{}
+	logs []*stderrLog
 }
 
 func newGroup(t testing.TB) *group {
-	g := &group{wait: map[*exec.Cmd]chan struct{}{}}
+	g := &group{t: t, wait: map[*exec.Cmd]chan struct{}{}}
 	t.Cleanup(g.stopAll)
 	return g
 }
@@ -437,7 +453,11 @@ func (g *group) start(t testing.TB, name string, cmd *exec.Cmd) {
 	// goroutine locked to its thread can cause at any time.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cmd.Stderr == nil {
-		cmd.Stderr = &logWriter{t: t, name: name}
+		l := &stderrLog{name: name}
+		cmd.Stderr = l
+		g.mu.Lock()
+		g.logs = append(g.logs, l)
+		g.mu.Unlock()
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -470,7 +490,7 @@ func (g *group) stop(cmd *exec.Cmd) {
 	// Leftovers in the group (children that ignored SIGTERM).
 	if syscall.Kill(-pgid, 0) == nil {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		Poll(5*time.Second, func() bool { return syscall.Kill(-pgid, 0) != nil })
+		testenv.Poll(5*time.Second, func() bool { return syscall.Kill(-pgid, 0) != nil })
 	}
 	g.mu.Lock()
 	delete(g.wait, cmd)
@@ -484,32 +504,52 @@ func (g *group) stopAll() {
 	for i := len(cmds) - 1; i >= 0; i-- {
 		g.stop(cmds[i])
 	}
+	// Every program has exited: its stderr is complete.
+	if g.t.Failed() || os.Getenv("DESKTOPTEST_VERBOSE") != "" {
+		for _, l := range g.logs {
+			if text := l.String(); text != "" {
+				g.t.Logf("%s said on stderr:\n%s", l.name, text)
+			}
+		}
+	}
 }
 
-// logWriter sends a program's stderr to the test log, line by line, until
-// the test ends.
-type logWriter struct {
-	t    testing.TB
-	name string
-	mu   sync.Mutex
-	buf  []byte
-	done bool
+// stderrLogLines bounds what a stderrLog keeps: the last lines say why a
+// program failed.
+const stderrLogLines = 200
+
+// stderrLog keeps the last lines a program wrote to stderr.
+type stderrLog struct {
+	name  string
+	mu    sync.Mutex
+	lines []string
+	part  []byte
 }
 
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
+func (l *stderrLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part = append(l.part, p...)
 	for {
-		i := strings.IndexByte(string(w.buf), '\n')
+		i := bytes.IndexByte(l.part, '\n')
 		if i < 0 {
 			break
 		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		if os.Getenv("DESKTOPTEST_VERBOSE") != "" {
-			w.t.Logf("%s: %s", w.name, line)
+		l.lines = append(l.lines, string(l.part[:i]))
+		l.part = l.part[i+1:]
+		if len(l.lines) > stderrLogLines {
+			l.lines = l.lines[len(l.lines)-stderrLogLines:]
 		}
 	}
 	return len(p), nil
+}
+
+func (l *stderrLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	if len(l.part) > 0 {
+		lines = append(lines[:len(lines):len(lines)], string(l.part))
+	}
+	return strings.Join(lines, "\n")
 }

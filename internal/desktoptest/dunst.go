@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // dunst invokes a notification's action from its context menu, which it
@@ -68,6 +70,7 @@ func (d *Desktop) InvokeAction(t testing.TB, label string) {
 // output, trimmed; a failure fails the test.
 func (d *Desktop) Dunstctl(t testing.TB, args ...string) string {
 	t.Helper()
+	testenv.Need(t, "dunstctl")
 	cmd := exec.Command("dunstctl", args...)
 	cmd.Env = d.Env()
 	out, err := cmd.CombinedOutput()

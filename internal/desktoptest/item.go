@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 // Names and paths of a StatusNotifierItem as fyne.io/systray exports it.
@@ -46,9 +48,10 @@ func ItemName(pid int) string { return fmt.Sprintf("%s-%d-1", ItemInterface, pid
 func FindItem(t testing.TB, b *Bus, pid int) *Item {
 	t.Helper()
 	it := &Item{PID: pid, t: t, b: b}
-	if !Poll(startTimeout, func() bool { it.Owner = b.NameOwner(ItemName(pid)); return it.Owner != "" }) {
-		t.Fatalf("process %d never took %s", pid, ItemName(pid))
-	}
+	testenv.Eventually(t, fmt.Sprintf("process %d to take %s", pid, ItemName(pid)), func() bool {
+		it.Owner = b.NameOwner(ItemName(pid))
+		return it.Owner != ""
+	})
 	return it
 }
 
@@ -72,7 +75,7 @@ func (it *Item) Registered() bool {
 // after a deadline.
 func (it *Item) WaitRegistered() {
 	it.t.Helper()
-	if !Poll(startTimeout, it.Registered) {
+	if !testenv.Poll(testenv.WaitLimit, it.Registered) {
 		items, err := it.b.RegisteredItems()
 		it.t.Fatalf("the item (%s) is not registered with the watcher: %q %v", it.Owner, items, err)
 	}

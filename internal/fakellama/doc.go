@@ -1,7 +1,7 @@
 // Package fakellama is a fake llama.cpp llama-server for tests and
-// benchmarks. It behaves like the real one as docs/llama-server.md records it (llama.cpp
-// build 4748), the ugly parts included, so the supervisor is tested against
-// what it will meet:
+// benchmarks. It behaves like the real one as docs/llama-server.md records
+// it (llama.cpp build 4748), the ugly parts included, so the supervisor is
+// tested against what it will meet:
 //
 //   - Flags -m/--model, --host (default 127.0.0.1), --port (default 8080;
 //     0 = any free port), -c/--ctx-size, --api-key, -a/--alias, and the
@@ -77,6 +77,7 @@
 // makes the fake print the problem and exit 2.
 //
 //	FAKE_LLAMA_LOAD=50ms             length of the "Loading model" 503 window (default 50ms)
+//	FAKE_LLAMA_LOAD_UNTIL=PATH       the load window lasts until PATH exists instead (a test ends it when it is ready to)
 //	FAKE_LLAMA_START_DELAY=5ms       time before the port is bound: connections are refused meanwhile (default 5ms)
 //	FAKE_LLAMA_CRASH_AFTER=2s        after ready, crash (FAKE_LLAMA_CRASH_MODE decides how)
 //	FAKE_LLAMA_CRASH_MODE=abort      exit1 | abort (SIGABRT, default) | segv (SIGSEGV) | kill (SIGKILL, no last words: the OOM killer)
@@ -121,9 +122,7 @@
 //
 // # Using it from tests
 //
-// Main is the whole program. A test package whose TestMain calls RunIfHelper
-// first can re-execute its own test binary as a llama-server: set
-// OCM_FAKE_LLAMA_HELPER=1 (HelperEnv) in the child's environment. Package
-// fakellamatest wraps this (HelperCommand) and also builds a separate
-// llama-server executable (Binary) for tests that need one.
+// Main is the whole program. Package fakellamatest starts it for tests:
+// the test binary re-executed as the fake (HelperCommand), or a separate
+// llama-server executable built once (Binary).
 package fakellama

@@ -32,7 +32,7 @@ func TestEra2026ReadyLinesAndCleanExit(t *testing.T) {
 	if code, _ := mustGet(t, port, "/health", ""); code != http.StatusOK {
 		t.Fatalf("/health %d after the ready lines", code)
 	}
-	errText := p.stderr.String()
+	errText := p.Stderr.String()
 	if strings.Contains(errText, fakellama.MarkerReady) || strings.Contains(errText, fakellama.MarkerLoaded+"\n") {
 		t.Fatalf("a current build has no early-2025 ready lines:\n%s", errText)
 	}
@@ -46,8 +46,8 @@ func TestEra2026ReadyLinesAndCleanExit(t *testing.T) {
 	}
 	p.signal(syscall.SIGTERM)
 	wantExit(t, p, p.wait(), 0)
-	if !strings.Contains(p.stderr.String(), "I srv    operator(): operator(): cleaning up before exit...") {
-		t.Fatalf("no cleanup line:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "I srv    operator(): operator(): cleaning up before exit...") {
+		t.Fatalf("no cleanup line:\n%s", p.Stderr.String())
 	}
 }
 
@@ -87,7 +87,7 @@ func TestEra2026LoadFailuresExit1(t *testing.T) {
 			t.Parallel()
 			p := start(t, append(append([]string{}, era2026...), tt.knobs...), "-m", tt.path, "--port", "0")
 			wantExit(t, p, p.wait(), 1)
-			errText := p.stderr.String()
+			errText := p.Stderr.String()
 			for _, w := range tt.want {
 				if !strings.Contains(errText, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errText)
@@ -101,8 +101,8 @@ func TestEra2025UnknownArchitectureAborts(t *testing.T) {
 	t.Parallel()
 	p := start(t, []string{fakellama.EnvLoadError + "=" + fakellama.LoadErrorArch}, "-m", model(t), "--port", "0")
 	wantSignaled(t, p, p.wait(), syscall.SIGABRT)
-	if !strings.Contains(p.stderr.String(), "llama_model_load: error loading model: error loading model architecture: unknown model architecture: 'nosucharch'\n") {
-		t.Fatalf("stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "llama_model_load: error loading model: error loading model architecture: unknown model architecture: 'nosucharch'\n") {
+		t.Fatalf("stderr:\n%s", p.Stderr.String())
 	}
 }
 
@@ -120,8 +120,8 @@ func TestEra2026BindFailure(t *testing.T) {
 		fmt.Sprintf("E srv         start: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: %d\n", port),
 		"E srv  llama_server: exiting due to HTTP server error\n",
 	} {
-		if !strings.Contains(p.stderr.String(), w) {
-			t.Fatalf("stderr lacks %q:\n%s", w, p.stderr.String())
+		if !strings.Contains(p.Stderr.String(), w) {
+			t.Fatalf("stderr lacks %q:\n%s", w, p.Stderr.String())
 		}
 	}
 }
@@ -130,8 +130,8 @@ func TestEra2026Colours(t *testing.T) {
 	t.Parallel()
 	p := start(t, append([]string{fakellama.EnvLogColors + "=1"}, era2026...), "-m", filepath.Join(t.TempDir(), "missing.gguf"), "--port", "0")
 	wantExit(t, p, p.wait(), 1)
-	if !strings.Contains(p.stderr.String(), "\x1b[31mE gguf_init_from_file: failed to open GGUF file") {
-		t.Fatalf("no coloured error line:\n%q", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "\x1b[31mE gguf_init_from_file: failed to open GGUF file") {
+		t.Fatalf("no coloured error line:\n%q", p.Stderr.String())
 	}
 }
 
@@ -139,8 +139,8 @@ func TestCrashModeKillLeavesNoWords(t *testing.T) {
 	t.Parallel()
 	p := start(t, append([]string{fakellama.EnvCrashAfter + "=0s", fakellama.EnvCrashMode + "=" + fakellama.CrashKill}, era2026...), "-m", model(t), "--port", "0")
 	wantSignaled(t, p, p.wait(), syscall.SIGKILL)
-	if strings.Contains(p.stderr.String(), "crash") {
-		t.Fatalf("the OOM killer leaves no last words:\n%s", p.stderr.String())
+	if strings.Contains(p.Stderr.String(), "crash") {
+		t.Fatalf("the OOM killer leaves no last words:\n%s", p.Stderr.String())
 	}
 }
 
@@ -154,7 +154,7 @@ func TestFailingModelFile(t *testing.T) {
 	}
 	p := start(t, nil, "-m", path, "--port", "0")
 	wantSignaled(t, p, p.wait(), syscall.SIGABRT)
-	if !strings.Contains(p.stderr.String(), "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size") {
-		t.Fatalf("stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size") {
+		t.Fatalf("stderr:\n%s", p.Stderr.String())
 	}
 }

@@ -21,10 +21,6 @@ import (
 	"github.com/OpenCircuitDev/ocm-tray/models"
 )
 
-// HelperEnv is the environment variable that makes RunIfHelper take over the
-// process: a test binary re-executed with HelperEnv=1 is a llama-server.
-const HelperEnv = "OCM_FAKE_LLAMA_HELPER"
-
 // Stderr markers of the real server, for tests that wait on them.
 const (
 	// MarkerListening starts the line written once the port is bound, before
@@ -44,20 +40,6 @@ const (
 	MarkerLoaded2026 = "srv  llama_server: model loaded"
 	MarkerReady2026  = "srv  llama_server: listening on http://"
 )
-
-// RunIfHelper runs the fake and exits the process when HelperEnv is "1";
-// otherwise it returns at once. Call it first in a test package's TestMain,
-// before m.Run parses the test flags:
-//
-//	func TestMain(m *testing.M) {
-//		fakellama.RunIfHelper()
-//		os.Exit(m.Run())
-//	}
-func RunIfHelper() {
-	if os.Getenv(HelperEnv) == "1" {
-		os.Exit(Main(os.Args[1:]))
-	}
-}
 
 // WriteModel writes a tiny complete GGUF model at path that the fake
 // loads (gguftest.Tiny: architecture llama, Q8_0). It is dated an hour
@@ -291,7 +273,7 @@ func run(opts options, k knobs, lg *logger) int {
 	for i := range k.flood {
 		lg.logf('I', "llama_model_loader: - kv %5d: fake.flood.line str = %s", i, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	}
-	if sig, ok := waitOrSignal(k.load, sigs); ok {
+	if sig, ok := waitLoad(k, sigs); ok {
 		dieBySignal(sig)
 	}
 	if failure := loadModel(opts.model, k.loadError); failure != nil {
@@ -420,6 +402,28 @@ func waitOrSignal(d time.Duration, sigs <-chan os.Signal) (os.Signal, bool) {
 		return sig, true
 	case <-t.C:
 		return nil, false
+	}
+}
+
+// loadPoll is how often the load window looks for FAKE_LLAMA_LOAD_UNTIL's
+// file.
+const loadPoll = 5 * time.Millisecond
+
+// waitLoad waits out the load window, or returns the first signal that
+// arrives meanwhile. The window is FAKE_LLAMA_LOAD long, or with
+// FAKE_LLAMA_LOAD_UNTIL lasts until that file exists: a test decides when
+// loading ends, whatever the speed of the machine.
+func waitLoad(k knobs, sigs <-chan os.Signal) (os.Signal, bool) {
+	if k.loadUntil == "" {
+		return waitOrSignal(k.load, sigs)
+	}
+	for {
+		if _, err := os.Stat(k.loadUntil); err == nil {
+			return nil, false
+		}
+		if sig, ok := waitOrSignal(loadPoll, sigs); ok {
+			return sig, true
+		}
 	}
 }
 

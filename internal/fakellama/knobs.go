@@ -10,6 +10,7 @@ import (
 // The environment variables that steer the fake (see the package doc).
 const (
 	EnvLoad            = "FAKE_LLAMA_LOAD"
+	EnvLoadUntil       = "FAKE_LLAMA_LOAD_UNTIL"
 	EnvStartDelay      = "FAKE_LLAMA_START_DELAY"
 	EnvCrashAfter      = "FAKE_LLAMA_CRASH_AFTER"
 	EnvCrashMode       = "FAKE_LLAMA_CRASH_MODE"
@@ -75,6 +76,7 @@ type knobs struct {
 	colors                                bool
 	generate                              time.Duration // how long a completion keeps its slot processing
 	tps                                   float64       // tokens generated per second of processing
+	loadUntil                             string        // a path: loading ends once it exists
 }
 
 func readKnobs(getenv func(string) string) (knobs, error) {
@@ -82,7 +84,7 @@ func readKnobs(getenv func(string) string) (knobs, error) {
 		load: 50 * time.Millisecond, startDelay: 5 * time.Millisecond, shutdownDelay: 2 * time.Millisecond,
 		crashAfter: off, hangAfter: off, unhealthyAfter: off,
 		crashMode: CrashAbort, unhealthyStatus: 500,
-		pidfile: getenv(EnvPidfile), era: Era2025, tps: 38.2,
+		pidfile: getenv(EnvPidfile), loadUntil: getenv(EnvLoadUntil), era: Era2025, tps: 38.2,
 	}
 	var err error
 	dur := func(name string, dst *time.Duration) {

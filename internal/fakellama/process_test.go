@@ -20,59 +20,23 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
-// deadline bounds every wait: generous, since -race children start slowly.
-const deadline = 15 * time.Second
-
-// proc is a fake llama-server child; t.Cleanup kills and reaps it.
+// proc is a fake llama-server child; the test's end stops and reaps it.
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdout fakellamatest.Output
-	stderr fakellamatest.Output
-	done   chan struct{}
-	state  *os.ProcessState
+	*testproc.Proc
+	t *testing.T
 }
 
 // start runs the test binary as a fake llama-server with extra env knobs.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	path, base := fakellamatest.HelperCommand()
-	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Env = append(base, env...)
-	p.cmd.Stdout = &p.stdout
-	p.cmd.Stderr = &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		p.state = p.cmd.ProcessState
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(base, env...)
+	return &proc{Proc: testproc.Start(t, cmd), t: t}
 }
 
 var portRE = regexp.MustCompile(regexp.QuoteMeta(fakellama.MarkerListening) + `, hostname: [^,]*, port: (\d+)`)
@@ -88,8 +52,8 @@ func (p *proc) port() int {
 func (p *proc) portFrom(re *regexp.Regexp) int {
 	p.t.Helper()
 	var port int
-	waitFor(p.t, "the listening marker", func() bool {
-		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+	testenv.Eventually(p.t, "the listening marker", func() bool {
+		if m := re.FindStringSubmatch(p.Stderr.String()); m != nil {
 			port, _ = strconv.Atoi(m[1])
 			return true
 		}
@@ -102,8 +66,8 @@ func (p *proc) portFrom(re *regexp.Regexp) int {
 // waitStderr waits until stderr contains s.
 func (p *proc) waitStderr(s string) {
 	p.t.Helper()
-	waitFor(p.t, fmt.Sprintf("stderr %q", s), func() bool {
-		if strings.Contains(p.stderr.String(), s) {
+	testenv.Eventually(p.t, fmt.Sprintf("stderr %q", s), func() bool {
+		if strings.Contains(p.Stderr.String(), s) {
 			return true
 		}
 		p.failIfExited(fmt.Sprintf("stderr %q", s))
@@ -113,46 +77,52 @@ func (p *proc) waitStderr(s string) {
 
 func (p *proc) failIfExited(what string) {
 	p.t.Helper()
-	select {
-	case <-p.done:
-		p.t.Fatalf("child exited (%v) before %s; stderr:\n%s", p.state, what, p.stderr.String())
-	default:
+	if p.Exited() {
+		p.t.Fatalf("child exited (%v) before %s; stderr:\n%s", p.Cmd.ProcessState, what, p.Stderr)
 	}
 }
 
 // wait waits for the child to exit and returns its wait status.
 func (p *proc) wait() syscall.WaitStatus {
 	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(deadline):
-		p.t.Fatalf("child did not exit; stderr:\n%s", p.stderr.String())
-	}
-	return p.state.Sys().(syscall.WaitStatus)
+	p.Wait(p.t)
+	return p.Cmd.ProcessState.Sys().(syscall.WaitStatus)
 }
 
 func (p *proc) signal(sig syscall.Signal) {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatal(err)
+	p.Signal(p.t, sig)
+}
+
+// loadGate is a FAKE_LLAMA_LOAD_UNTIL knob and the function that ends the
+// load: the child answers "Loading model" until the test calls it.
+func loadGate(t *testing.T) (knob string, endLoad func()) {
+	path := filepath.Join(t.TempDir(), "loaded")
+	return fakellama.EnvLoadUntil + "=" + path, func() {
+		t.Helper()
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func wantSignaled(t *testing.T, p *proc, ws syscall.WaitStatus, sig syscall.Signal) {
 	t.Helper()
 	if !ws.Signaled() || ws.Signal() != sig {
-		t.Fatalf("wait status %v, want killed by %v; stderr:\n%s", p.state, sig, p.stderr.String())
+		t.Fatalf("wait status %v, want killed by %v; stderr:\n%s", p.Cmd.ProcessState, sig, p.Stderr)
 	}
 }
 
 func wantExit(t *testing.T, p *proc, ws syscall.WaitStatus, code int) {
 	t.Helper()
 	if !ws.Exited() || ws.ExitStatus() != code {
-		t.Fatalf("wait status %v, want exit %d; stderr:\n%s", p.state, code, p.stderr.String())
+		t.Fatalf("wait status %v, want exit %d; stderr:\n%s", p.Cmd.ProcessState, code, p.Stderr)
 	}
 }
 
-var client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+// client bounds a request only against a hang: a loaded machine may take
+// seconds to answer.
+var client = &http.Client{Timeout: testenv.WaitLimit, Transport: &http.Transport{DisableKeepAlives: true}}
 
 func get(port int, path, key string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
@@ -205,11 +175,11 @@ func TestUnknownFlag(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil, "-m", "x.gguf", "--bogus")
 	wantExit(t, p, p.wait(), 1)
-	if !strings.Contains(p.stderr.String(), "error: invalid argument: --bogus") {
-		t.Fatalf("stderr: %q", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "error: invalid argument: --bogus") {
+		t.Fatalf("stderr: %q", p.Stderr.String())
 	}
-	if p.stdout.String() != "" {
-		t.Fatalf("stdout not empty: %q", p.stdout.String())
+	if p.Stdout.String() != "" {
+		t.Fatalf("stdout not empty: %q", p.Stdout.String())
 	}
 }
 
@@ -217,14 +187,15 @@ func TestBadKnob(t *testing.T) {
 	t.Parallel()
 	p := start(t, []string{fakellama.EnvLoad + "=300"}, "--port", "0")
 	wantExit(t, p, p.wait(), 2)
-	if !strings.Contains(p.stderr.String(), fakellama.EnvLoad) {
-		t.Fatalf("stderr: %q", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), fakellama.EnvLoad) {
+		t.Fatalf("stderr: %q", p.Stderr.String())
 	}
 }
 
 func TestLoadingThenReady(t *testing.T) {
 	t.Parallel()
-	p := start(t, []string{fakellama.EnvLoad + "=400ms"}, "-m", model(t), "--port", "0")
+	gate, endLoad := loadGate(t)
+	p := start(t, []string{gate}, "-m", model(t), "--port", "0")
 	port := p.port()
 
 	for _, path := range []string{"/health", "/v1/models", "/v1/chat/completions", "/no/such/path"} {
@@ -233,7 +204,8 @@ func TestLoadingThenReady(t *testing.T) {
 			t.Fatalf("GET %s while loading: %d %s", path, code, body)
 		}
 	}
-	waitFor(t, "/health 200", func() bool {
+	endLoad()
+	testenv.Eventually(t, "/health 200", func() bool {
 		code, body, err := get(port, "/health", "")
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +229,7 @@ func TestLoadingThenReady(t *testing.T) {
 
 	// The markers come out in order, the ready one with host and port.
 	p.waitStderr(fakellama.MarkerReady)
-	errText := p.stderr.String()
+	errText := p.Stderr.String()
 	markers := []string{
 		fmt.Sprintf("%s, hostname: 127.0.0.1, port: %d, http threads: ", fakellama.MarkerListening, port),
 		fakellama.MarkerLoaded + "\n",
@@ -273,8 +245,8 @@ func TestLoadingThenReady(t *testing.T) {
 	}
 	p.signal(syscall.SIGKILL)
 	p.wait()
-	if p.stdout.String() != "" {
-		t.Fatalf("stdout not empty: %q", p.stdout.String())
+	if p.Stdout.String() != "" {
+		t.Fatalf("stdout not empty: %q", p.Stdout.String())
 	}
 }
 
@@ -321,8 +293,8 @@ func TestSignalAfterReadyAborts(t *testing.T) {
 			p, _ := ready(t, nil)
 			p.signal(sig)
 			wantSignaled(t, p, p.wait(), syscall.SIGABRT)
-			if !strings.Contains(p.stderr.String(), "terminate called without an active exception") {
-				t.Fatalf("stderr:\n%s", p.stderr.String())
+			if !strings.Contains(p.Stderr.String(), "terminate called without an active exception") {
+				t.Fatalf("stderr:\n%s", p.Stderr.String())
 			}
 		})
 	}
@@ -342,8 +314,8 @@ func TestSecondSignalExits1(t *testing.T) {
 	p.waitStderr("cleaning up before exit")
 	p.signal(syscall.SIGTERM)
 	wantExit(t, p, p.wait(), 1)
-	if !strings.Contains(p.stderr.String(), "Received second interrupt, terminating immediately") {
-		t.Fatalf("stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "Received second interrupt, terminating immediately") {
+		t.Fatalf("stderr:\n%s", p.Stderr.String())
 	}
 }
 
@@ -367,8 +339,8 @@ func TestIgnoreSIGTERMNeedsSIGKILL(t *testing.T) {
 	p.signal(syscall.SIGINT)
 	// Observe (not synchronise): it must still be alive a while later.
 	select {
-	case <-p.done:
-		t.Fatalf("exited (%v) despite %s", p.state, fakellama.EnvIgnoreSIGTERM)
+	case <-p.Done():
+		t.Fatalf("exited (%v) despite %s", p.Cmd.ProcessState, fakellama.EnvIgnoreSIGTERM)
 	case <-time.After(300 * time.Millisecond):
 	}
 	if code, _ := mustGet(t, port, "/health", ""); code != http.StatusOK {
@@ -401,7 +373,8 @@ func TestBadModelAborts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env := []string{fakellama.EnvLoad + "=500ms"}
+			gate, endLoad := loadGate(t)
+			env := []string{gate}
 			if tt.loseLog {
 				env = append(env, fakellama.EnvLoseLog+"=1")
 			}
@@ -410,8 +383,9 @@ func TestBadModelAborts(t *testing.T) {
 			if code, body := mustGet(t, port, "/health", ""); code != http.StatusServiceUnavailable || body != loadingBody {
 				t.Fatalf("/health before the crash: %d %s", code, body)
 			}
+			endLoad()
 			wantSignaled(t, p, p.wait(), syscall.SIGABRT)
-			errText := p.stderr.String()
+			errText := p.Stderr.String()
 			if tt.loseLog {
 				if strings.Contains(errText, "failed to load model") || strings.Contains(errText, "invalid magic") {
 					t.Fatalf("%s=1 but the load errors are there:\n%s", fakellama.EnvLoseLog, errText)
@@ -439,8 +413,8 @@ func TestBindFailure(t *testing.T) {
 	p := start(t, nil, "-m", model(t), "--port", strconv.Itoa(port))
 	wantExit(t, p, p.wait(), 1)
 	want := fmt.Sprintf("main: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: %d\n", port)
-	if !strings.Contains(p.stderr.String(), want) {
-		t.Fatalf("stderr lacks %q:\n%s", want, p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, p.Stderr.String())
 	}
 }
 
@@ -492,7 +466,7 @@ func TestHangAfter(t *testing.T) {
 	t.Parallel()
 	p, port := ready(t, []string{fakellama.EnvHangAfter + "=100ms"})
 	short := &http.Client{Timeout: 200 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
-	waitFor(t, "/health to stop answering", func() bool {
+	testenv.Eventually(t, "/health to stop answering", func() bool {
 		resp, err := short.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
 		if err != nil {
 			var ne net.Error
@@ -505,7 +479,7 @@ func TestHangAfter(t *testing.T) {
 		return false
 	})
 	// Connections are still accepted.
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), testenv.WaitLimit)
 	if err != nil {
 		t.Fatalf("dial a hung fake: %v", err)
 	}
@@ -525,7 +499,7 @@ func TestUnhealthyAfter(t *testing.T) {
 				want = status
 			}
 			_, port := ready(t, env)
-			waitFor(t, "/health to turn unhealthy", func() bool {
+			testenv.Eventually(t, "/health to turn unhealthy", func() bool {
 				code, _ := mustGet(t, port, "/health", "")
 				if code != http.StatusOK && code != want {
 					t.Fatalf("/health %d, want 200 then %d", code, want)
@@ -538,11 +512,13 @@ func TestUnhealthyAfter(t *testing.T) {
 
 func TestAPIKey(t *testing.T) {
 	t.Parallel()
-	p := start(t, []string{fakellama.EnvLoad + "=300ms"}, "-m", model(t), "--port", "0", "--api-key", "sekrit")
+	gate, endLoad := loadGate(t)
+	p := start(t, []string{gate}, "-m", model(t), "--port", "0", "--api-key", "sekrit")
 	port := p.port()
 	if code, body := mustGet(t, port, "/props", ""); code != http.StatusServiceUnavailable || body != loadingBody {
 		t.Fatalf("/props while loading, no key: %d %s", code, body)
 	}
+	endLoad()
 	p.waitStderr(fakellama.MarkerReady)
 	for _, tt := range []struct {
 		path, key string
@@ -589,10 +565,10 @@ func TestPidfileAndFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(string(b)); got != strconv.Itoa(p.cmd.Process.Pid) {
-		t.Fatalf("pidfile %q, want %d", got, p.cmd.Process.Pid)
+	if got := strings.TrimSpace(string(b)); got != strconv.Itoa(p.Cmd.Process.Pid) {
+		t.Fatalf("pidfile %q, want %d", got, p.Cmd.Process.Pid)
 	}
-	if n := strings.Count(p.stderr.String(), "fake.flood.line"); n != 5000 {
+	if n := strings.Count(p.Stderr.String(), "fake.flood.line"); n != 5000 {
 		t.Fatalf("%d flood lines, want 5000", n)
 	}
 }

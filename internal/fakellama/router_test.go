@@ -13,9 +13,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
-	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 func TestHelp(t *testing.T) {
@@ -32,7 +34,7 @@ func TestHelp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := start(t, tc.env, "--help")
 			wantExit(t, p, p.wait(), 0)
-			out := p.stdout.String()
+			out := p.Stdout.String()
 			if !strings.Contains(out, "--port PORT") || strings.Contains(out, "--models-dir") != tc.router ||
 				strings.Contains(out, "--models-max") != tc.router || strings.Contains(out, "--sleep-idle-seconds") != tc.sleep {
 				t.Fatalf("help:\n%s", out)
@@ -85,7 +87,7 @@ func post(t *testing.T, port int, path, body string) (int, string) {
 func waitState(t *testing.T, port int, id, state string) routerModel {
 	t.Helper()
 	var m routerModel
-	waitFor(t, id+" "+state, func() bool {
+	testenv.Eventually(t, id+" "+state, func() bool {
 		m = routerModels(t, port)[id]
 		return m.Status.Value == state
 	})
@@ -125,7 +127,7 @@ func TestRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	fakellama.WriteModel(filepath.Join(dir, "mmproj-tiny.gguf"))
-	port := fakellamatest.FreePort(t)
+	port := testenv.FreePort(t)
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	p := start(t, []string{"FAKE_LLAMA_LOAD=20ms", fakellama.EnvPidfile + "=" + pidfile, fakellama.EnvCleanExit + "=1"},
 		"--models-dir", dir, "--models-max", "1", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-c", "512")
@@ -182,7 +184,7 @@ func TestRouter(t *testing.T) {
 	// A model that fails to load: unloaded, failed, with its exit code.
 	post(t, port, "/models/load", `{"model":"broken"}`)
 	var broken routerModel
-	waitFor(t, "broken failed", func() bool { broken = routerModels(t, port)["broken"]; return broken.Status.Failed })
+	testenv.Eventually(t, "broken failed", func() bool { broken = routerModels(t, port)["broken"]; return broken.Status.Failed })
 	if broken.Status.Value != "unloaded" || broken.Status.ExitCode != 134 {
 		t.Fatalf("broken: %+v", broken)
 	}
@@ -207,7 +209,7 @@ func TestRouter(t *testing.T) {
 	otherPid := pidListening(t, childPort(other))
 	p.signal(syscall.SIGTERM)
 	wantExit(t, p, p.wait(), 0)
-	if fakellamatest.Alive(otherPid) {
+	if testproc.Alive(otherPid) {
 		t.Fatal("a model server outlived its router")
 	}
 }
@@ -218,27 +220,34 @@ func TestRouterKilled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	fakellama.WriteModel(filepath.Join(dir, "tiny.gguf"))
-	port := fakellamatest.FreePort(t)
+	port := testenv.FreePort(t)
 	p := start(t, nil, "--models-dir", dir, "--port", strconv.Itoa(port))
 	p.waitStderr("llama_server: listening on")
 	post(t, port, "/models/load", `{"model":"tiny"}`)
 	pid := pidListening(t, childPort(waitState(t, port, "tiny", "loaded")))
 	p.signal(syscall.SIGKILL)
 	p.wait()
-	waitFor(t, "the orphaned model server to exit", func() bool { return !fakellamatest.Alive(pid) })
+	testenv.Eventually(t, "the orphaned model server to exit", func() bool { return !testproc.Alive(pid) })
 }
 
 func TestSleep(t *testing.T) {
 	t.Parallel()
+	const idle = time.Second
 	p, port := ready(t, nil, "--sleep-idle-seconds", "1")
 	sleeping := func() bool {
 		_, body := mustGet(t, port, "/props", "")
 		return strings.Contains(body, `"is_sleeping":true`)
 	}
-	if sleeping() {
-		t.Fatal("asleep at once")
+	// Awake for idle after a request. Judged only when this check came
+	// within idle of the request: a loaded machine may take longer.
+	before := time.Now()
+	if code, _ := post(t, port, "/completion", `{"prompt":"hi"}`); code != 200 {
+		t.Fatalf("completion: %d", code)
 	}
-	waitFor(t, "is_sleeping", sleeping)
+	if asleep := sleeping(); asleep && time.Since(before) < idle {
+		t.Fatalf("asleep within %v of a request", time.Since(before))
+	}
+	testenv.Eventually(t, "is_sleeping", sleeping)
 	p.waitStderr("handle_sleep: server is entering sleeping state")
 	if code, _ := mustGet(t, port, "/health", ""); code != 200 || !sleeping() {
 		t.Fatal("/health woke it or failed")
@@ -255,7 +264,7 @@ func TestSleep(t *testing.T) {
 func mustReadFile(t *testing.T, p string) []byte {
 	t.Helper()
 	var b []byte
-	waitFor(t, p, func() bool {
+	testenv.Eventually(t, p, func() bool {
 		var err error
 		b, err = os.ReadFile(p)
 		return err == nil && len(b) > 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama"
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 func TestSlotsShowProcessing(t *testing.T) {
@@ -21,12 +22,12 @@ func TestSlotsShowProcessing(t *testing.T) {
 		t.Fatalf("/slots idle: %d %s", code, body)
 	}
 	release := fakellamatest.HoldCompletion(t, port)
-	waitFor(t, "a busy slot", func() bool {
+	testenv.Eventually(t, "a busy slot", func() bool {
 		_, body := mustGet(t, port, "/slots", "")
 		return strings.Count(body, `"is_processing":true`) == 1 && strings.Count(body, `"is_processing":false`) == 1
 	})
 	release()
-	waitFor(t, "the slot released", func() bool {
+	testenv.Eventually(t, "the slot released", func() bool {
 		_, body := mustGet(t, port, "/slots", "")
 		return strings.Count(body, `"is_processing":false`) == 2
 	})

@@ -172,7 +172,7 @@ func TestFIFOAtThePathNeverBlocks(t *testing.T) {
 		if err == nil {
 			t.Fatal("Open took a FIFO as the log")
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(testenv.WaitLimit):
 		t.Fatal("Open blocked on a FIFO")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/OpenCircuitDev/ocm-tray/internal/testenv"
 )
 
 func TestAddress(t *testing.T) {
@@ -18,11 +20,7 @@ func TestAddress(t *testing.T) {
 
 	// The variable unset, XDG_RUNTIME_DIR set: its "bus" socket, as godbus
 	// (and so systray) would pick it. A plain file there is no bus.
-	dir, err := os.MkdirTemp("", "bus") // short: a socket path must fit
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testenv.ShortTempDir(t) // short: a socket path must fit
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", dir)
 	if err := os.WriteFile(filepath.Join(dir, "bus"), nil, 0o600); err != nil {

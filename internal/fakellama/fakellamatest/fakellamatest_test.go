@@ -12,11 +12,12 @@ import (
 	"testing"
 
 	"github.com/OpenCircuitDev/ocm-tray/internal/fakellama/fakellamatest"
+	"github.com/OpenCircuitDev/ocm-tray/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	fakellamatest.Cleanup()
+	testproc.Cleanup()
 	os.Exit(code)
 }
 
