@@ -287,39 +287,41 @@ func (m *monitor) take(msg *dbus.Message) {
 	}
 }
 
+// until takes monitored messages until done holds, failing the test after
+// testenv.WaitLimit.
+func (m *monitor) until(what string, done func() bool) {
+	m.t.Helper()
+	timeout := time.After(testenv.WaitLimit)
+	for !done() {
+		select {
+		case msg := <-m.msgs:
+			m.take(msg)
+		case <-timeout:
+			m.t.Fatalf("waited %v for %s; Notify calls seen: %s", testenv.WaitLimit, what, summaries(m.seen))
+		}
+	}
+}
+
 // waitNotified waits until a Notify call with summary, among those from
 // the from'th on, was answered by the server, and returns every Notify seen
 // so far.
 func (m *monitor) waitNotified(from int, summary string) []*notification {
 	m.t.Helper()
-	timeout := time.After(testenv.WaitLimit)
-	for {
+	m.until(fmt.Sprintf("an answered Notify %q", summary), func() bool {
 		for _, n := range m.seen[min(from, len(m.seen)):] {
 			if n.summary == summary && n.replied {
-				return m.seen
+				return true
 			}
 		}
-		select {
-		case msg := <-m.msgs:
-			m.take(msg)
-		case <-timeout:
-			m.t.Fatalf("no answered Notify %q; seen %s", summary, summaries(m.seen))
-		}
-	}
+		return false
+	})
+	return m.seen
 }
 
 // waitClosed waits for the next NotificationClosed signal.
 func (m *monitor) waitClosed() closedSignal {
 	m.t.Helper()
-	timeout := time.After(testenv.WaitLimit)
-	for len(m.closed) == 0 {
-		select {
-		case msg := <-m.msgs:
-			m.take(msg)
-		case <-timeout:
-			m.t.Fatal("no NotificationClosed")
-		}
-	}
+	m.until("a NotificationClosed", func() bool { return len(m.closed) > 0 })
 	c := m.closed[0]
 	m.closed = m.closed[1:]
 	return c
