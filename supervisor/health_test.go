@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -138,15 +137,12 @@ func TestProbeHugeBodyIsBounded(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	err := probeAnswer(t, srv.URL+"/health")
-	runtime.ReadMemStats(&after)
+	var err error
+	alloc := testenv.Allocated(func() { err = probeAnswer(t, srv.URL+"/health") })
 	if err != nil {
 		t.Fatalf("probe = %v; a 200 is healthy whatever its body", err)
 	}
 	testenv.Recv(t, handlerDone, "the streaming handler to see the prober hang up")
-	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("server wrote %d bytes of 1 GiB before the prober hung up; %d bytes allocated meanwhile", served.Load(), alloc)
 	if served.Load() > 64<<20 {
 		t.Fatalf("server wrote %d bytes: the prober kept reading", served.Load())
@@ -174,15 +170,12 @@ func TestProbeEndlessHeadersAreBounded(t *testing.T) {
 			}
 		}
 	})
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	err := probeAnswer(t, "http://"+srv.Addr+"/health")
-	runtime.ReadMemStats(&after)
+	var err error
+	alloc := testenv.Allocated(func() { err = probeAnswer(t, "http://"+srv.Addr+"/health") })
 	if err == nil || !strings.Contains(err.Error(), "server response headers exceeded") {
 		t.Fatalf("probe = %v, want the header limit", err)
 	}
 	srv.Close()
-	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("probe = %v; server wrote %d header bytes; %d bytes allocated", err, served.Load(), alloc)
 	if served.Load() > 64<<20 {
 		t.Fatalf("server wrote %d header bytes", served.Load())
