@@ -204,6 +204,14 @@ func TestLoadingThenReady(t *testing.T) {
 			t.Fatalf("GET %s while loading: %d %s", path, code, body)
 		}
 	}
+	// The gate, not a clock, ends the load: still loading well past the
+	// default load window.
+	testenv.Poll(300*time.Millisecond, func() bool {
+		if code, body := mustGet(t, port, "/health", ""); code != http.StatusServiceUnavailable || body != loadingBody {
+			t.Fatalf("GET /health with the load gate shut: %d %s", code, body)
+		}
+		return false
+	})
 	endLoad()
 	testenv.Eventually(t, "/health 200", func() bool {
 		code, body, err := get(port, "/health", "")
