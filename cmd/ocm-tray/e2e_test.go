@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -479,25 +478,13 @@ func TestModelArrivingLaterStartsTheServer(t *testing.T) {
 func TestPortTakenThenFreed(t *testing.T) {
 	e := newEnv(t)
 	e.writeSettings("", true)
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	other := testenv.Serve(t, "127.0.0.1:"+strconv.Itoa(e.port), testenv.HangUp)
 	e.startAgent()
 	st := e.waitState("not_spawning")
 	if st["reason"] != fmt.Sprintf("port %d is already in use", e.port) {
 		t.Fatalf("status %v", st)
 	}
-	l.Close()
+	other.Close()
 	e.waitState("running")
 }
 

@@ -270,15 +270,10 @@ func TestReadyLineMeansHealthy(t *testing.T) {
 
 func TestStartDelayRefuses(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testenv.FreePort(t)
 	p := start(t, []string{fakellama.EnvStartDelay + "=1s"}, "-m", model(t), "--port", strconv.Itoa(port))
 	started := time.Now()
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err == nil {
 		c.Close()
 		if time.Since(started) < 800*time.Millisecond {
