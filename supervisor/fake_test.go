@@ -106,10 +106,15 @@ type world struct {
 	// onPortCheck runs inside every port check, e.g. to model a SIGTERM
 	// arriving while the check is out.
 	onPortCheck func()
-	// shutDown, when set, reports whether shutdown has begun; a spawn after
-	// it is counted in lateSpawns.
-	shutDown   func() bool
-	lateSpawns int
+	// shutDown, when set, reports whether shutdown has begun. A spawn whose
+	// port check (the last step before the supervisor's own look at the
+	// shutdown) already saw it is counted in lateSpawns: the supervisor had
+	// every chance to know. (A cancel landing between its look and the
+	// spawn cannot be ruled out by any check; shutdown then stops that
+	// child at once.)
+	shutDown    func() bool
+	sawShutdown bool
+	lateSpawns  int
 	// httpDo answers the server's API beyond /health (router.go), if set.
 	httpDo func(ctx context.Context, method, url string, body []byte) (int, []byte, error)
 	// The live view: what the server answers to the reads beside /health,
@@ -126,7 +131,7 @@ func (w *world) spawn(*Command, *logfile.File) (proc, error) {
 	if w.spawnErr != nil {
 		return nil, w.spawnErr
 	}
-	if w.shutDown != nil && w.shutDown() {
+	if w.sawShutdown {
 		w.lateSpawns++
 	}
 	w.nextPID++
@@ -215,6 +220,9 @@ func (w *world) portInUse(context.Context, string, int) bool {
 	if hook != nil {
 		hook()
 	}
+	w.mu.Lock()
+	w.sawShutdown = w.shutDown != nil && w.shutDown()
+	w.mu.Unlock()
 	return busy
 }
 
