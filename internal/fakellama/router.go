@@ -351,10 +351,15 @@ func (r *router) start(m *routed) {
 	m.state, m.failed, m.exitCode, m.port, m.lastUse = stateLoading, false, 0, port, r.useSeq
 	m.cmd, m.stdin, m.exitRequested, m.exited = cmd, stdin, false, make(chan struct{})
 	r.lg.printf("0.00.030.000 I srv          load: loading model '%s' on port %d", m.id, port)
+	// cmd.Wait closes the pipes: it may only run once both relays read
+	// them to the end, or the model server's last lines (why it failed)
+	// are lost.
+	var relays sync.WaitGroup
+	relays.Add(2)
 	r.wg.Add(3)
-	go r.relay(stderr, port, nil)
-	go r.relay(stdout, port, m)
-	go r.reap(m, cmd)
+	go func() { defer relays.Done(); r.relay(stderr, port, nil) }()
+	go func() { defer relays.Done(); r.relay(stdout, port, m) }()
+	go func() { relays.Wait(); r.reap(m, cmd) }()
 }
 
 // relay copies a model server's output to the router's stderr, prefixed
