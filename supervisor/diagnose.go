@@ -82,7 +82,11 @@ type logLine struct {
 	kind lineKind
 }
 
-// classify cleans every line and sorts it.
+// classify cleans every line and sorts it. A line a router relays from one
+// of its model servers ("[port] ...") says why that model failed, not why
+// the router ended: it is never taken as the router's cause (nor as a
+// reason to give up on the router at once), so one bad model file cannot
+// stop the others. Its model's own state carries it (parseModels).
 func classify(tail []string) []logLine {
 	out := make([]logLine, 0, len(tail))
 	for _, raw := range tail {
@@ -90,9 +94,20 @@ func classify(tail []string) []logLine {
 		if text == "" {
 			continue
 		}
-		out = append(out, logLine{text: text, kind: kindOf(text, level)})
+		kind := kindOf(text, level)
+		if fromModelServer(raw) {
+			kind = kindNothing
+		}
+		out = append(out, logLine{text: text, kind: kind})
 	}
 	return out
+}
+
+// fromModelServer reports whether raw carries a router's "[port] " prefix.
+func fromModelServer(raw string) bool {
+	s := strings.TrimSpace(stripControl(raw))
+	i := strings.Index(s, "] ")
+	return strings.HasPrefix(s, "[") && i > 1 && allDigits(s[1:i])
 }
 
 // Lines that say nothing about why a server ended, as lower-case prefixes.

@@ -113,9 +113,13 @@ func TestDiagnoseExit(t *testing.T) {
 		{"current: colours are no text", "exited with status 1",
 			[]string{"\x1b[34m0.00.052.114\x1b[0m \x1b[31mE \x1b[0mgguf_init_from_reader: invalid magic characters: 'this', expected 'GGUF'\x1b[0m"},
 			"exited with status 1: invalid magic characters: 'this', expected 'GGUF'", hintNotGGUF, true},
+		// A router relays its model servers' lines prefixed by their port:
+		// a model's failure is not the router's (parseModels gives it to
+		// that model), so it neither explains the router's exit nor ends
+		// the router's retries.
 		{"current: a router's model server, prefixed by its port", "exited with status 1",
 			[]string{"[40123] 0.00.052.114 E llama_model_load: error loading model: unknown model architecture: 'nosucharch'"},
-			"exited with status 1: error loading model: unknown model architecture: 'nosucharch'", hintUnknownArch("'nosucharch'"), true},
+			"exited with status 1", "", false},
 
 		// Either era.
 		{"SIGKILL without an error line: the OOM killer", "killed by SIGKILL", current(
@@ -209,5 +213,25 @@ func TestReadyLines(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(readyMarkers, ""), "\n") {
 		t.Fatal("a marker spans lines")
+	}
+}
+
+// A router that crashes after one of its models failed to load: the
+// model's line is not the router's cause, and nothing says the router
+// cannot be fixed by a restart.
+func TestRouterCrashIsNotItsModelsFailure(t *testing.T) {
+	tail := []string{
+		"[41234] 0.00.020.000 E llama_model_load: error loading model: unknown model architecture: 'nosucharch'",
+		"0.00.040.000 I srv    operator(): instance name=broken exited with status 1",
+		"0.05.000.000 I srv  log_server_r: request: GET /health 127.0.0.1 200",
+	}
+	d := diagnoseExit("killed by SIGSEGV", tail)
+	if d.permanent || strings.Contains(d.lastError, "architecture") || d.hint != "" {
+		t.Fatalf("router crash diagnosed as its model's failure: %+v", d)
+	}
+	// The same line from the server itself is permanent.
+	d = diagnoseExit("exited with status 1", []string{tail[0][len("[41234] "):]})
+	if !d.permanent || !strings.Contains(d.lastError, "nosucharch") {
+		t.Fatalf("the server's own unknown architecture: %+v", d)
 	}
 }
