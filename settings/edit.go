@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -84,7 +85,8 @@ func SetModelID(path, id string, read Snapshot) error {
 	if cur := (Snapshot{Exists: true, Sum: sha256.Sum256(data)}); cur != read {
 		return fmt.Errorf("%s: %w; it is being reloaded, try again", path, ErrChanged)
 	}
-	if _, problems := Parse(path, data); HasErrors(problems) {
+	before, problems := Parse(path, data)
+	if HasErrors(problems) {
 		for _, p := range problems {
 			if !p.Warning {
 				return fmt.Errorf("the settings file has errors, so it is left as it is: %s (ocm-tray check lists every problem)", p)
@@ -97,6 +99,14 @@ func SetModelID(path, id string, read Snapshot) error {
 	}
 	if bytes.Equal(out, data) {
 		return nil
+	}
+	// The edit is a text edit: prove it changed model_id and nothing else
+	// (a look-alike line inside a multi-line string must not be taken for
+	// the key's place), or write nothing.
+	after, problems := Parse(path, out)
+	before.ModelID = id
+	if HasErrors(problems) || !reflect.DeepEqual(before, after) {
+		return fmt.Errorf("%s: ocm-tray could not set model_id without touching anything else; set model_id = %q in the file by hand", path, id)
 	}
 	return replaceFile(path, out, read)
 }

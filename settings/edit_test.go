@@ -165,6 +165,17 @@ func TestSetModelIDRefuses(t *testing.T) {
 		}
 		unchanged(p, "model_id = \"a\"\n")
 	})
+	t.Run("a look-alike line inside a multi-line string", func(t *testing.T) {
+		// No model_id key; a commented-out model_id line inside a string
+		// must not become the place of the edit.
+		const body = "llama_server_args = [\"\"\"--x\n# model_id = \"q\"\n\"\"\"]\n"
+		p := write("lookalike.toml", body)
+		snap, _ := TakeSnapshot(p)
+		if err := SetModelID(p, "b", snap); err == nil || !strings.Contains(err.Error(), "by hand") {
+			t.Fatalf("err = %v", err)
+		}
+		unchanged(p, body)
+	})
 	t.Run("named pipe", func(t *testing.T) {
 		p := filepath.Join(dir, "fifo.toml")
 		testenv.Mkfifo(t, p)
