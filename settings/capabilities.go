@@ -75,6 +75,7 @@ func readHelp(binary string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), helpTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "--help")
+	ownGroup(cmd)
 	out := &capped{max: maxHelp}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A process the binary started that keeps the pipes open must not

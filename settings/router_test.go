@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,5 +145,30 @@ func TestBuildRouterAndSleep(t *testing.T) {
 		if n := runs(t, bin); n != 1 {
 			t.Fatalf("--help ran %d times, want once", n)
 		}
+	})
+}
+
+// A `--help` that hangs with a child of its own: the timeout ends the
+// child too, nothing is left running.
+func TestHangingHelpLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	bin := filepath.Join(dir, "hang-with-child")
+	script := "#!/bin/sh\nsleep 60 &\necho $! > " + pidFile + "\nwait\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { helpTimeout = d }(helpTimeout)
+	helpTimeout = 500 * time.Millisecond
+	if c := BinaryCapabilities(bin); c != (Capabilities{}) {
+		t.Fatalf("hang: %+v", c)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the script never started its child: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	testenv.Eventually(t, "the --help's child gone", func() bool {
+		return syscall.Kill(pid, 0) != nil
 	})
 }
