@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/oserr"
 	"io/fs"
 	"time"
 
@@ -103,13 +104,7 @@ func JudgeFile(path string, now time.Time) Verdict {
 
 // errText is an error's message without the path the os package put in
 // front of it (the caller names the file itself).
-func errText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
+func errText(err error) string { return oserr.Cause(err).Error() }
 
 // Bytes writes a size the way a person reads it: "850 bytes", "12.3 kB",
 // "1.2 GB" (decimal units, as disks and downloads count).

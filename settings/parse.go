@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/oserr"
 	"github.com/OpenCircuitDev/ocm-tray/internal/regular"
 	"github.com/OpenCircuitDev/ocm-tray/status"
 	"io"
@@ -124,13 +125,7 @@ const defaultConfigHint = "$XDG_CONFIG_HOME/ocm/settings.toml"
 
 // errText is an error's message without the path os already put in front,
 // since a Problem names the file itself.
-func errText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
+func errText(err error) string { return oserr.Cause(err).Error() }
 
 // Parse validates a settings document. file names it in the problems.
 //
@@ -377,33 +372,13 @@ func (c *checker) decode(doc map[string]any, s *Settings) {
 				c.decodeSupervisor(t, &s.Supervisor)
 			}
 		case "notifications":
-			if t, ok := c.table(k, v); ok {
-				for kk, vv := range t {
-					key := "notifications." + kk
-					c.present[key] = true
-					if kk == "level" {
-						c.strInto(key, vv, &s.Notifications.Level)
-					} else {
-						c.unknownKey("notifications", kk, vv)
-					}
-				}
-			}
+			c.oneKeyTable(k, v, "level", func(key string, vv any) { c.strInto(key, vv, &s.Notifications.Level) })
 		case "models":
 			if t, ok := c.table(k, v); ok {
 				c.decodeModels(t, &s.Models)
 			}
 		case "power":
-			if t, ok := c.table(k, v); ok {
-				for kk, vv := range t {
-					key := "power." + kk
-					c.present[key] = true
-					if kk == "keep_awake_while_generating" {
-						c.boolInto(key, vv, &s.Power.KeepAwakeWhileGenerating)
-					} else {
-						c.unknownKey("power", kk, vv)
-					}
-				}
-			}
+			c.oneKeyTable(k, v, "keep_awake_while_generating", func(key string, vv any) { c.boolInto(key, vv, &s.Power.KeepAwakeWhileGenerating) })
 		default:
 			c.unknownKey("", k, v)
 		}
@@ -570,6 +545,24 @@ func (c *checker) strings(key string, v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// oneKeyTable decodes a table that holds one known key (decode stores it);
+// every other key in it is unknown.
+func (c *checker) oneKeyTable(table string, v any, known string, decode func(key string, v any)) {
+	t, ok := c.table(table, v)
+	if !ok {
+		return
+	}
+	for kk, vv := range t {
+		key := table + "." + kk
+		c.present[key] = true
+		if kk == known {
+			decode(key, vv)
+		} else {
+			c.unknownKey(table, kk, vv)
+		}
+	}
 }
 
 func (c *checker) table(key string, v any) (map[string]any, bool) {

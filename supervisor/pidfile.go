@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/oserr"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,15 +38,7 @@ func (r *runner) writePIDFile(pid int) {
 // pidFileProblem says in one sentence why the pid file could not be
 // written and what that costs.
 func pidFileProblem(path string, err error) string {
-	why := err
-	var pe *fs.PathError
-	var le *os.LinkError
-	switch {
-	case errors.As(err, &pe):
-		why = pe.Err
-	case errors.As(err, &le):
-		why = le.Err
-	}
+	why := oserr.Cause(err)
 	if errors.Is(why, fs.ErrNotExist) {
 		return fmt.Sprintf("cannot write the pid file %s: its folder %s does not exist (it was removed after the agent started): a llama-server left behind by a killed agent will not be stopped by the next one", path, filepath.Dir(path))
 	}

@@ -30,8 +30,7 @@ func identify(pid int) (identity, error) {
 	if err != nil {
 		return identity{}, err
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // from field 3, the state
+	f := statFields(b)
 	if len(f) < 20 {
 		return identity{}, errors.New(dir + "/stat: too few fields")
 	}
@@ -57,10 +56,14 @@ func processAlive(pid int) bool {
 	if err != nil {
 		return true // no procfs: kill(0) said it exists
 	}
-	// Field 3, after "pid (comm)", is the state; Z is a zombie.
+	f := statFields(b)
+	return len(f) == 0 || f[0] != "Z" // Z: a zombie
+}
+
+// statFields splits /proc/PID/stat from its third field, the state, on:
+// the second, "(comm)", may hold spaces and ')' itself, so it ends at the
+// last ')'.
+func statFields(b []byte) []string {
 	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/OpenCircuitDev/ocm-tray/internal/oserr"
 	"strings"
 	"sync"
 	"time"
@@ -486,11 +486,7 @@ func (r *runner) logTrouble(f *logfile.File, tr logfile.Trouble) {
 	}
 	if tr.Err != nil {
 		r.s.log.Warn("cannot write the llama-server log; its lines are dropped until that works again", "path", f.Path(), "err", tr.Err)
-		why := tr.Err
-		var pe *fs.PathError
-		if errors.As(why, &pe) {
-			why = pe.Err // the path is said once, below
-		}
+		why := oserr.Cause(tr.Err) // the path is said once, below
 		r.logWarning = fmt.Sprintf("the llama-server log %s cannot be written (%v): its lines are being lost", f.Path(), why)
 	} else {
 		r.s.log.Info("the llama-server log is written again", "path", f.Path(), "lost_lines", tr.Lost)

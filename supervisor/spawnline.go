@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"github.com/OpenCircuitDev/ocm-tray/internal/oserr"
 	"io/fs"
 	"os"
 	"regexp"
@@ -64,11 +65,7 @@ func (e *startErr) Unwrap() error { return e.err }
 // startError turns exec's "fork/exec PATH: errno" into a sentence that
 // names the program once and, where there is one, the fix.
 func startError(path string, err error) error {
-	cause := err
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		cause = pe.Err
-	}
+	cause := oserr.Cause(err)
 	why := cause.Error()
 	switch {
 	case errors.Is(cause, fs.ErrNotExist):
